@@ -1,0 +1,259 @@
+@0xc5786717e7b040c9;
+# Caudal client API (DESIGN.md section 6).
+#
+# Authority is a capability: Gateway.authenticate returns a Session bound to one tenant (or an operator
+# session with the admin right). Every call answers a request-level `error` (code `none` on success); the
+# per-item outcomes of create calls are result codes, one per item, in order.
+#
+# Rules of this file: fields and enumerants are only appended, never renumbered or reused.
+# 128-bit ids travel as two UInt64 halves (hi, lo) so the big lists are pointer-free and cheap to build.
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("caudal::api");
+
+const maxBatchItems :UInt32 = 8190;   # items per create/lookup call; more answers batchTooLarge
+
+struct Error {
+  code @0 :ErrorCode;
+  retryable @1 :Bool;   # retry with the same ids: the exactly-once effect makes it safe
+}
+
+# Request-level failures (base/errc.hpp mirrors these values).
+enum ErrorCode {
+  none @0;
+  overloaded @1;             # retryable: a queue is full
+  batchTooLarge @2;          # more than maxBatchItems items
+  invalidRequest @3;         # malformed request (bad filter, bad name); nothing written
+  unauthenticated @4;        # unknown client or wrong secret
+  forbidden @5;              # the session lacks the right (admin vs tenant)
+  tenantNotFound @6;
+  tenantUnavailable @7;      # retryable: the tenant's actor is restarting
+  commitFailed @8;           # retryable: the group commit failed and was rolled back
+  commitOutcomeUnknown @9;   # retryable: the connection died during COMMIT; retry with the same ids
+  databaseUnavailable @10;   # retryable
+  timeout @11;               # retryable: the deadline passed, outcome unknown
+  internal @12;              # a bug; details only in the node's log
+  shardMoving @13;           # retryable
+  nodeDown @14;              # retryable
+  regionUnavailable @15;     # retryable
+  rateLimited @16;           # retryable, later
+  tenantExists @17;          # a tenant with that name exists already
+  notEnabled @18;            # a feature the node was not started with (test hooks)
+}
+
+struct U128 {
+  hi @0 :UInt64;
+  lo @1 :UInt64;
+}
+
+# Account flags: linked 1, debitsMustNotExceedCredits 2, creditsMustNotExceedDebits 4, history 8, closed 32.
+struct Account {
+  idHi @0 :UInt64;
+  idLo @1 :UInt64;
+  userData128Hi @2 :UInt64;
+  userData128Lo @3 :UInt64;
+  userData64 @4 :UInt64;
+  userData32 @5 :UInt32;
+  ledger @6 :UInt32;
+  code @7 :UInt16;
+  flags @8 :UInt16;
+  debitsPending @9 :UInt64;    # must be 0 on create
+  debitsPosted @10 :UInt64;    # must be 0 on create
+  creditsPending @11 :UInt64;  # must be 0 on create
+  creditsPosted @12 :UInt64;   # must be 0 on create
+  timestamp @13 :UInt64;       # set by the cluster (ns); must be 0 on create
+}
+
+# Transfer flags: linked 1, pending 2, postPendingTransfer 4, voidPendingTransfer 8, balancingDebit 16,
+# balancingCredit 32.
+struct Transfer {
+  idHi @0 :UInt64;
+  idLo @1 :UInt64;
+  debitAccountIdHi @2 :UInt64;
+  debitAccountIdLo @3 :UInt64;
+  creditAccountIdHi @4 :UInt64;
+  creditAccountIdLo @5 :UInt64;
+  amount @6 :UInt64;           # minor units, below 2^63; post/void: 0 means the pending amount
+  pendingIdHi @7 :UInt64;
+  pendingIdLo @8 :UInt64;
+  userData128Hi @9 :UInt64;
+  userData128Lo @10 :UInt64;
+  userData64 @11 :UInt64;
+  userData32 @12 :UInt32;
+  timeout @13 :UInt32;         # seconds, pending transfers only; 0 = never expires
+  ledger @14 :UInt32;
+  code @15 :UInt16;
+  flags @16 :UInt16;
+  timestamp @17 :UInt64;       # set by the cluster (ns); must be 0 on create
+}
+
+# Results of createAccounts, in precedence order (the first check that fails answers). Names and meaning
+# follow TigerBeetle's CreateAccountResult; the full contract is actors/ledger/result_codes.hpp.
+enum CreateAccountResult {
+  ok @0;
+  linkedEventFailed @1;
+  linkedEventChainOpen @2;
+  timestampMustBeZero @3;
+  reservedFlag @4;
+  idMustNotBeZero @5;
+  idMustNotBeIntMax @6;
+  existsWithDifferentFlags @7;
+  existsWithDifferentUserData128 @8;
+  existsWithDifferentUserData64 @9;
+  existsWithDifferentUserData32 @10;
+  existsWithDifferentLedger @11;
+  existsWithDifferentCode @12;
+  exists @13;
+  flagsAreMutuallyExclusive @14;
+  debitsPendingMustBeZero @15;
+  debitsPostedMustBeZero @16;
+  creditsPendingMustBeZero @17;
+  creditsPostedMustBeZero @18;
+  ledgerMustNotBeZero @19;
+  codeMustNotBeZero @20;
+}
+
+# Results of createTransfers, in precedence order (TigerBeetle's CreateTransferResult names). Transient
+# failures (account/pending transfer not found, account closed, overflows of balances, exceeds credits/
+# debits) are recorded: a retry with the same id answers idAlreadyFailed.
+enum CreateTransferResult {
+  ok @0;
+  linkedEventFailed @1;
+  linkedEventChainOpen @2;
+  timestampMustBeZero @3;
+  reservedFlag @4;
+  idMustNotBeZero @5;
+  idMustNotBeIntMax @6;
+  existsWithDifferentFlags @7;
+  existsWithDifferentPendingId @8;
+  existsWithDifferentTimeout @9;
+  existsWithDifferentDebitAccountId @10;
+  existsWithDifferentCreditAccountId @11;
+  existsWithDifferentAmount @12;
+  existsWithDifferentUserData128 @13;
+  existsWithDifferentUserData64 @14;
+  existsWithDifferentUserData32 @15;
+  existsWithDifferentLedger @16;
+  existsWithDifferentCode @17;
+  exists @18;
+  idAlreadyFailed @19;
+  flagsAreMutuallyExclusive @20;
+  debitAccountIdMustNotBeZero @21;
+  debitAccountIdMustNotBeIntMax @22;
+  creditAccountIdMustNotBeZero @23;
+  creditAccountIdMustNotBeIntMax @24;
+  accountsMustBeDifferent @25;
+  pendingIdMustBeZero @26;
+  pendingIdMustNotBeZero @27;
+  pendingIdMustNotBeIntMax @28;
+  pendingIdMustBeDifferent @29;
+  timeoutReservedForPendingTransfer @30;
+  amountMustNotBeZero @31;
+  ledgerMustNotBeZero @32;
+  codeMustNotBeZero @33;
+  debitAccountNotFound @34;
+  creditAccountNotFound @35;
+  accountsMustHaveTheSameLedger @36;
+  transferMustHaveTheSameLedgerAsAccounts @37;
+  pendingTransferNotFound @38;
+  pendingTransferNotPending @39;
+  pendingTransferHasDifferentDebitAccountId @40;
+  pendingTransferHasDifferentCreditAccountId @41;
+  pendingTransferHasDifferentLedger @42;
+  pendingTransferHasDifferentCode @43;
+  exceedsPendingTransferAmount @44;
+  pendingTransferHasDifferentAmount @45;
+  pendingTransferAlreadyPosted @46;
+  pendingTransferAlreadyVoided @47;
+  pendingTransferExpired @48;
+  debitAccountAlreadyClosed @49;
+  creditAccountAlreadyClosed @50;
+  overflowsDebitsPending @51;
+  overflowsCreditsPending @52;
+  overflowsDebitsPosted @53;
+  overflowsCreditsPosted @54;
+  overflowsDebits @55;
+  overflowsCredits @56;
+  overflowsTimeout @57;
+  exceedsCredits @58;
+  exceedsDebits @59;
+}
+
+# Filter of getAccountTransfers / getAccountBalances (TigerBeetle's AccountFilter).
+# flags: debits 1, credits 2 (at least one), reversed 4 (newest first).
+struct AccountFilter {
+  accountIdHi @0 :UInt64;
+  accountIdLo @1 :UInt64;
+  userData128Hi @2 :UInt64;   # 0 = any
+  userData128Lo @3 :UInt64;
+  userData64 @4 :UInt64;      # 0 = any
+  userData32 @5 :UInt32;      # 0 = any
+  code @6 :UInt16;            # 0 = any
+  timestampMin @7 :UInt64;    # inclusive, 0 = no bound
+  timestampMax @8 :UInt64;    # inclusive, 0 = no bound
+  limit @9 :UInt32;           # 1 .. maxBatchItems
+  flags @10 :UInt32;
+}
+
+struct AccountBalance {
+  timestamp @0 :UInt64;
+  debitsPending @1 :UInt64;
+  debitsPosted @2 :UInt64;
+  creditsPending @3 :UInt64;
+  creditsPosted @4 :UInt64;
+}
+
+struct Tenant {
+  id @0 :UInt64;
+  name @1 :Text;
+  country @2 :Text;          # ISO 3166-1 alpha-2
+  createdAtMs @3 :Int64;
+}
+
+struct VerifyReport {
+  ok @0 :Bool;
+  violations @1 :List(Text);  # at most 100, each naming tenant, ledger or account
+  tenantsChecked @2 :UInt32;
+  accountsChecked @3 :UInt64;
+  transfersChecked @4 :UInt64;
+}
+
+# Test-only fault injection; a node answers notEnabled unless started with --test-hooks.
+enum FaultKind {
+  crashTenant @0;          # the tenant's actor exits with an error (its supervisor restarts it)
+  crashAccount @1;         # one account actor exits with an error
+  passivateTenant @2;      # the tenant and its account actors are passivated now
+  writerDelay @3;          # the batch writer holds each transaction open `delayMs` before COMMIT
+}
+
+struct Fault {
+  kind @0 :FaultKind;
+  tenantId @1 :UInt64;
+  accountIdHi @2 :UInt64;
+  accountIdLo @3 :UInt64;
+  delayMs @4 :UInt32;
+}
+
+interface Gateway {
+  # OAuth 2.0 client-credentials style: a tenant's client gets a Session bound to that tenant; an operator
+  # client (no tenant) gets a Session whose admin() works and whose ledger calls answer forbidden.
+  authenticate @0 (clientId :Text, clientSecret :Text) -> (error :Error, session :Session, tenantId :UInt64, admin :Bool);
+}
+
+interface Session {
+  createAccounts @0 (accounts :List(Account)) -> (error :Error, results :List(CreateAccountResult));
+  createTransfers @1 (transfers :List(Transfer)) -> (error :Error, results :List(CreateTransferResult));
+  lookupAccounts @2 (ids :List(U128)) -> (error :Error, accounts :List(Account));     # found ones, in request order
+  lookupTransfers @3 (ids :List(U128)) -> (error :Error, transfers :List(Transfer));  # found ones, in request order
+  getAccountTransfers @4 (filter :AccountFilter) -> (error :Error, transfers :List(Transfer));
+  getAccountBalances @5 (filter :AccountFilter) -> (error :Error, balances :List(AccountBalance));
+  admin @6 () -> (error :Error, admin :Admin);   # forbidden unless the session has the admin right
+}
+
+interface Admin {
+  createTenant @0 (name :Text, country :Text) -> (error :Error, tenant :Tenant, clientId :Text, clientSecret :Text);
+  listTenants @1 () -> (error :Error, tenants :List(Tenant));
+  # Recomputes double entry and every balance from one REPEATABLE READ snapshot of the database.
+  verify @2 () -> (error :Error, report :VerifyReport);
+  injectFault @3 (fault :Fault) -> (error :Error);
+}

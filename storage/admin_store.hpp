@@ -1,0 +1,49 @@
+#pragma once
+// Tenants, API clients and the ledger checker, over one pg_connection (blocking; detached actors only).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/ids.hpp"
+#include "storage/pg_connection.hpp"
+
+namespace caudal::storage {
+
+struct tenant_info {
+  tenant_id id;
+  std::string name;
+  std::string country;
+  int64_t created_at_ms = 0;
+};
+
+// Creates the tenant and its first client in one transaction. errc::tenant_exists if the name is taken.
+result<tenant_info> create_tenant(pg_connection& c, const std::string& name, const std::string& country,
+                                  const std::string& client_id, const std::string& secret_hash);
+result<std::vector<tenant_info>> list_tenants(pg_connection& c);
+result<std::optional<tenant_info>> find_tenant(pg_connection& c, tenant_id t);
+
+struct client_record {
+  std::string client_id;
+  std::optional<tenant_id> tenant;  // none: an operator client
+  std::string secret_hash;
+  bool admin = false;
+  bool revoked = false;
+};
+result<std::optional<client_record>> find_client(pg_connection& c, const std::string& client_id);
+// Creates the operator client if absent, or sets its hash if present (the scripts own its secret).
+result<void> upsert_admin_client(pg_connection& c, const std::string& client_id, const std::string& secret_hash);
+
+struct verify_report {
+  bool ok = true;
+  std::vector<std::string> violations;  // at most 100
+  uint32_t tenants_checked = 0;
+  uint64_t accounts_checked = 0;
+  uint64_t transfers_checked = 0;
+};
+// Recomputes, in one REPEATABLE READ READ ONLY snapshot: per tenant and ledger, debits = credits (posted
+// and pending); every account's four balances equal the sums of its transfers (posted: single-phase and
+// post rows; pending: pending rows still pending); every pending_transfers row has its transfer.
+result<verify_report> verify(pg_connection& c);
+
+}  // namespace caudal::storage

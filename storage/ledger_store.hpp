@@ -1,0 +1,74 @@
+#pragma once
+// The ledger's queries and its group commit, over one pg_connection (blocking; detached actors only).
+// Every statement is bound to one tenant_id: no query here can read or write another tenant's rows.
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "actors/ledger/effects.hpp"
+#include "actors/ledger/types.hpp"
+#include "base/ids.hpp"
+#include "storage/pg_connection.hpp"
+
+namespace caudal::storage {
+
+struct account_row {
+  ledger::account account;
+  uint64_t version = 0;
+};
+
+struct transfer_row {
+  ledger::transfer transfer;
+  ledger::pending_state state = ledger::pending_state::none;  // from pending_transfers
+};
+
+// What a batch needs from PostgreSQL before the sequencer runs it (see working_set's contract).
+struct prefetch {
+  std::vector<account_row> accounts;   // found among the asked ids, plus the debit and credit accounts of
+                                       // every found transfer that is pending
+  std::vector<transfer_row> transfers;  // found among the asked ids
+  std::vector<ledger::failed_transfer> failed;  // asked ids recorded in failed_transfers
+};
+result<prefetch> load_for_batch(pg_connection& c, tenant_id t, const std::vector<account_id>& accounts,
+                                const std::vector<transfer_id>& transfers);
+
+result<std::vector<account_row>> load_accounts(pg_connection& c, tenant_id t, const std::vector<account_id>& ids);
+// Found transfers, in the order of `ids` (missing ones are left out, duplicates answered once each time asked).
+result<std::vector<ledger::transfer>> lookup_transfers(pg_connection& c, tenant_id t,
+                                                       const std::vector<transfer_id>& ids);
+// The filter is valid (account id set, limit 1..max_query_rows, debits and/or credits); time order,
+// reversed if asked.
+result<std::vector<ledger::transfer>> account_transfers(pg_connection& c, tenant_id t,
+                                                        const ledger::account_filter& f);
+// Empty when the account has no history flag (or does not exist).
+result<std::vector<ledger::account_balance>> account_balances(pg_connection& c, tenant_id t,
+                                                              const ledger::account_filter& f);
+
+// What a tenant actor restores when it starts: its clock and its earliest pending expiries.
+struct tenant_state {
+  bool exists = false;
+  uint64_t last_timestamp = 0;
+  std::vector<std::pair<transfer_id, uint64_t>> expiries;  // (id, expires_at) ascending, still pending
+  bool more_expiries = false;                              // more than asked were pending
+};
+result<tenant_state> load_tenant_state(pg_connection& c, tenant_id t, size_t max_expiries);
+// Pending expiries with expires_at >= from_ns (ascending), at most `limit`.
+result<std::vector<std::pair<transfer_id, uint64_t>>> load_expiries(pg_connection& c, tenant_id t, uint64_t from_ns,
+                                                                   size_t limit);
+// For the node at start: each tenant's earliest pending expiry.
+result<std::vector<std::pair<tenant_id, uint64_t>>> next_expiry_per_tenant(pg_connection& c);
+
+// One tenant's unit of work in a group commit.
+struct tenant_commit {
+  tenant_id tenant;
+  const ledger::effects* changes;
+};
+// Writes every tenant's effects in ONE transaction (group commit): accounts, transfers, pending states,
+// failed ids, history, balances, tenant clocks. On failure nothing is written and the answer says how:
+//   commit_failed          - the transaction was rolled back (statement error before COMMIT);
+//   commit_outcome_unknown - the connection broke during COMMIT: it may or may not have committed;
+//   database_unavailable   - no connection to start with.
+// `delay_before_commit_ms` (test hook) holds the transaction open before COMMIT.
+result<void> commit_group(pg_connection& c, const std::vector<tenant_commit>& group, uint32_t delay_before_commit_ms = 0);
+
+}  // namespace caudal::storage

@@ -1,5 +1,5 @@
 # Warnings on for our own targets; third-party headers come in as SYSTEM includes.
 function(caudal_warnings target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow=local
                          -Wno-unused-parameter)
 endfunction()

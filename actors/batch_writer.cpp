@@ -1,0 +1,139 @@
+#include "actors/batch_writer.hpp"
+
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/protocol.hpp"
+#include "storage/ledger_store.hpp"
+#include "storage/pg_connection.hpp"
+
+namespace caudal::actors {
+
+namespace {
+
+size_t unit_size(const commit_work& w) {
+  const auto& c = w.changes;
+  return c.created_accounts.size() + c.created_transfers.size() + c.account_updates.size() +
+         c.failed_transfers.size() + c.pending_updates.size() + 1;
+}
+
+class writer {
+ public:
+  writer(caf::blocking_actor* self, batch_writer_config cfg) : self_(self), cfg_(std::move(cfg)) {}
+
+  void run() {
+    connect();
+    bool running = true;
+    // The handlers, shared by the blocking first receive and the non-blocking drain that follows it.
+    auto on_commit = [&](commit_atom, commit_work_ptr& w) {
+      items_ += unit_size(*w);
+      group_.push_back(std::move(w));
+    };
+    auto on_barrier = [&](barrier_atom) { barriers_.push_back(self_->make_response_promise()); };
+    auto on_delay = [&](writer_delay_atom, uint32_t ms) {
+      delay_ms_ = ms;
+      cfg_.log->warn("test hook: writer holds each transaction {} ms before COMMIT", ms);
+    };
+    auto on_exit = [&](caf::exit_msg& m) {
+      running = false;
+      self_->fail_state(std::move(m.reason));
+    };
+    while (running) {
+      // Block for the first message, then take whatever else is already queued: that is the group.
+      self_->receive(on_commit, on_barrier, on_delay, on_exit);
+      bool drained = false;
+      while (running && !drained && items_ < cfg_.max_items)
+        self_->receive(on_commit, on_barrier, on_delay, on_exit,
+                       caf::after(std::chrono::seconds(0)) >> [&] { drained = true; });
+      flush();
+    }
+  }
+
+ private:
+  void connect() {
+    auto c = storage::pg_connection::open(cfg_.pg_url, "caudal-writer");
+    if (c) {
+      conn_ = std::move(c.value());
+    } else {
+      cfg_.log->error("writer cannot connect to PostgreSQL: {}", c.error().detail);
+    }
+  }
+
+  bool ensure_connection() {
+    if (conn_ && conn_->healthy())
+      return true;
+    if (!conn_) {
+      connect();
+      return conn_ != nullptr;
+    }
+    auto r = conn_->reconnect();
+    if (!r.ok())
+      cfg_.log->error("writer reconnect failed: {}", r.error().detail);
+    return r.ok();
+  }
+
+  void flush() {
+    std::vector<commit_work_ptr> writable;
+    std::vector<commit_work_ptr> refused;
+    for (auto& w : group_) {
+      auto p = poisoned_.find(w->tenant.value);
+      if (p != poisoned_.end() && p->second == w->generation) {
+        refused.push_back(std::move(w));
+        continue;
+      }
+      if (p != poisoned_.end())
+        poisoned_.erase(p);  // a newer generation: the tenant rebuilt
+      writable.push_back(std::move(w));
+    }
+    group_.clear();
+    items_ = 0;
+    for (auto& w : refused)
+      self_->send(w->reply_to, commit_failed_atom::value, w->seq, errc::commit_failed);
+
+    if (!writable.empty()) {
+      result<void> r = errc::database_unavailable;
+      if (ensure_connection()) {
+        std::vector<storage::tenant_commit> commits;
+        commits.reserve(writable.size());
+        for (auto& w : writable)
+          commits.push_back({w->tenant, &w->changes});
+        r = storage::commit_group(*conn_, commits, delay_ms_);
+      }
+      if (r.ok()) {
+        for (auto& w : writable)
+          self_->send(w->reply_to, committed_atom::value, w->seq);
+      } else {
+        cfg_.log->error("group commit of {} units failed ({}): {}", writable.size(), errc_name(r.error().code),
+                        r.error().detail);
+        for (auto& w : writable) {
+          poisoned_[w->tenant.value] = w->generation;
+          self_->send(w->reply_to, commit_failed_atom::value, w->seq, r.error().code);
+        }
+        if (conn_ && !conn_->healthy())
+          ensure_connection();
+      }
+    }
+    for (auto& rp : barriers_)
+      rp.deliver(caf::unit);
+    barriers_.clear();
+  }
+
+  caf::blocking_actor* self_;
+  batch_writer_config cfg_;
+  std::unique_ptr<storage::pg_connection> conn_;
+  std::vector<commit_work_ptr> group_;
+  std::vector<caf::response_promise> barriers_;
+  std::unordered_map<uint64_t, uint64_t> poisoned_;  // tenant -> poisoned generation; bounded by tenants
+  size_t items_ = 0;
+  uint32_t delay_ms_ = 0;
+};
+
+}  // namespace
+
+void batch_writer(caf::blocking_actor* self, batch_writer_config cfg) {
+  writer w(self, std::move(cfg));
+  w.run();
+}
+
+}  // namespace caudal::actors

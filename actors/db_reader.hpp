@@ -1,0 +1,27 @@
+#pragma once
+// Pools of detached actors, each owning one PostgreSQL connection, that run the blocking queries of the
+// node so no scheduler worker ever blocks (STYLE 9).
+//   db_reader:    the ledger's reads and loads (prefetch for the sequencer, lookups, history queries).
+//   admin_worker: authentication (Argon2id verification is CPU-heavy: kept off the ledger's readers),
+//                 tenant creation and listing, the ledger checker.
+// Protocols: actors/protocol.hpp.
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <string>
+
+namespace caudal::actors {
+
+struct db_pool_config {
+  std::string pg_url;
+  std::string application_name;  // names the backends in pg_stat_activity
+  size_t size = 4;
+  std::shared_ptr<spdlog::logger> log;
+};
+
+// Both return a round-robin actor_pool of `size` detached workers.
+caf::actor spawn_db_readers(caf::actor_system& sys, const db_pool_config& cfg);
+caf::actor spawn_admin_workers(caf::actor_system& sys, const db_pool_config& cfg);
+
+}  // namespace caudal::actors

@@ -1,0 +1,181 @@
+#pragma once
+// The messages between the node's actors, gathered in one header so callers depend on protocols, not
+// implementations (STYLE 2). Each block names the actor that handles it, what it answers, and who sends it.
+//
+// All of these are local messages (one process): their payloads are plain C++ structs. Messages that
+// cross nodes are Cap'n Proto encoded (a later issue); none of these types go over the wire.
+#include <caf/all.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/ledger/effects.hpp"
+#include "actors/ledger/result_codes.hpp"
+#include "actors/ledger/types.hpp"
+#include "base/errc.hpp"
+#include "base/ids.hpp"
+#include "base/result.hpp"
+#include "storage/admin_store.hpp"
+#include "storage/ledger_store.hpp"
+
+// Request-level failures travel between actors as caf::error values of category "caudal".
+CAF_ERROR_CODE_ENUM(caudal::errc, "caudal")
+
+namespace caudal::actors {
+
+// --- atoms (at most 10 characters each) ---
+using create_accounts_atom = caf::atom_constant<caf::atom("cr_accts")>;
+using create_transfers_atom = caf::atom_constant<caf::atom("cr_xfers")>;
+using lookup_accounts_atom = caf::atom_constant<caf::atom("lk_accts")>;
+using lookup_transfers_atom = caf::atom_constant<caf::atom("lk_xfers")>;
+using account_transfers_atom = caf::atom_constant<caf::atom("acct_xfers")>;
+using account_balances_atom = caf::atom_constant<caf::atom("acct_bals")>;
+using prefetch_atom = caf::atom_constant<caf::atom("prefetch")>;
+using load_accounts_atom = caf::atom_constant<caf::atom("ld_accts")>;
+using load_tenant_atom = caf::atom_constant<caf::atom("ld_tenant")>;
+using load_expiries_atom = caf::atom_constant<caf::atom("ld_expiry")>;
+using next_expiries_atom = caf::atom_constant<caf::atom("nx_expiry")>;
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using committed_atom = caf::atom_constant<caf::atom("committed")>;
+using commit_failed_atom = caf::atom_constant<caf::atom("cmt_failed")>;
+using barrier_atom = caf::atom_constant<caf::atom("barrier")>;
+using writer_delay_atom = caf::atom_constant<caf::atom("wr_delay")>;
+using get_atom = caf::atom_constant<caf::atom("get")>;
+using apply_atom = caf::atom_constant<caf::atom("apply")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using expiry_atom = caf::atom_constant<caf::atom("expiry")>;
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+using crash_atom = caf::atom_constant<caf::atom("crash")>;
+using crash_account_atom = caf::atom_constant<caf::atom("crash_acct")>;
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
+using authenticate_atom = caf::atom_constant<caf::atom("auth")>;
+using create_tenant_atom = caf::atom_constant<caf::atom("cr_tenant")>;
+using list_tenants_atom = caf::atom_constant<caf::atom("ls_tenants")>;
+using verify_atom = caf::atom_constant<caf::atom("verify")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+
+// --- payloads ---
+struct account_batch {
+  std::vector<ledger::account> items;
+};
+struct transfer_batch {
+  std::vector<ledger::transfer> items;
+};
+struct account_results {
+  std::vector<ledger::create_account_result> items;
+};
+struct transfer_results {
+  std::vector<ledger::create_transfer_result> items;
+};
+struct account_ids {
+  std::vector<account_id> ids;
+};
+struct transfer_ids {
+  std::vector<transfer_id> ids;
+};
+struct account_list {
+  std::vector<ledger::account> items;
+};
+struct transfer_list {
+  std::vector<ledger::transfer> items;
+};
+struct balance_list {
+  std::vector<ledger::account_balance> items;
+};
+struct account_rows {
+  std::vector<storage::account_row> rows;
+};
+struct expiry_list {
+  std::vector<std::pair<transfer_id, uint64_t>> items;  // (pending transfer, expires_at ns)
+};
+struct tenant_expiries {
+  std::vector<std::pair<tenant_id, uint64_t>> items;  // (tenant, earliest expiry ns)
+};
+
+// A tenant's unit of work for the batch writer. Shared, immutable once sent.
+struct commit_work {
+  tenant_id tenant;
+  uint64_t generation = 0;  // the tenant's working-set generation (see batch_writer's poisoning)
+  uint64_t seq = 0;         // the tenant's unit sequence number, acknowledged back
+  caf::actor reply_to;      // the tenant actor
+  ledger::effects changes;
+};
+using commit_work_ptr = std::shared_ptr<const commit_work>;
+
+struct auth_result {
+  std::optional<tenant_id> tenant;  // none: an operator session
+  bool admin = false;
+  std::string client_id;
+};
+
+struct created_tenant {
+  storage::tenant_info tenant;
+  std::string client_id;
+  std::string client_secret;  // shown once to the operator who created the tenant; never logged
+};
+
+struct tenant_list {
+  std::vector<storage::tenant_info> items;
+};
+
+// --- protocols (who handles what, and what it answers) ---
+//
+// tenant_registry (one per node; the gateway's entry point for ledger calls):
+//   (create_accounts_atom, tenant_id, account_batch)   -> account_results
+//   (create_transfers_atom, tenant_id, transfer_batch) -> transfer_results
+//   (lookup_accounts_atom, tenant_id, account_ids)     -> account_list   (found ones, request order)
+//   (lookup_transfers_atom, tenant_id, transfer_ids)   -> transfer_list
+//   (account_transfers_atom, tenant_id, account_filter)-> transfer_list
+//   (account_balances_atom, tenant_id, account_filter) -> balance_list
+//   (crash_atom, tenant_id) / (crash_account_atom, tenant_id, account_id) / (passivate_atom, tenant_id) -> unit
+//   failures: errc (overloaded, tenant_unavailable, commit_failed, commit_outcome_unknown, timeout...)
+// tenant_actor: the same ledger messages without the tenant_id (the registry strips it).
+// account_actor: (get_atom) -> ledger::account; (apply_atom, account_update); (crash_atom).
+// batch_writer: (commit_atom, commit_work_ptr) answered later by a message to reply_to:
+//   (committed_atom, seq) or (commit_failed_atom, seq, errc); (barrier_atom) -> unit once everything
+//   received before it is resolved; (writer_delay_atom, uint32_t ms) test hook.
+// db_reader pool: (prefetch_atom, tenant_id, account_ids, transfer_ids) -> storage::prefetch;
+//   (load_accounts_atom, tenant_id, account_ids) -> account_rows; (lookup_transfers_atom, tenant_id,
+//   transfer_ids) -> transfer_list; (account_transfers_atom, ...), (account_balances_atom, ...);
+//   (load_tenant_atom, tenant_id, uint32_t max_expiries) -> storage::tenant_state;
+//   (load_expiries_atom, tenant_id, uint64_t from_ns, uint32_t limit) -> expiry_list;
+//   (next_expiries_atom) -> tenant_expiries.
+// admin_worker pool: (authenticate_atom, std::string client_id, std::string secret) -> auth_result;
+//   (create_tenant_atom, std::string name, std::string country) -> created_tenant;
+//   (list_tenants_atom) -> tenant_list; (verify_atom) -> storage::verify_report.
+
+// caf::error <-> errc. Errors of other categories (CAF's own) map to the closest errc.
+caf::error to_error(const failure& f);
+errc to_errc(const caf::error& e);
+
+}  // namespace caudal::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::tenant_id)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::account_id)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::ledger::account)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::ledger::account_filter)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::ledger::account_update)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::account_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::transfer_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::account_results)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::transfer_results)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::account_ids)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::transfer_ids)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::account_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::transfer_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::balance_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::account_rows)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::expiry_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::tenant_expiries)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::commit_work_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::auth_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::created_tenant)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::tenant_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::prefetch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::tenant_state)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::verify_report)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::errc)

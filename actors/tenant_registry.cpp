@@ -1,0 +1,222 @@
+#include "actors/tenant_registry.hpp"
+
+#include <functional>
+#include <unordered_map>
+
+#include "actors/protocol.hpp"
+#include "actors/restart_budget.hpp"
+#include "actors/tenant_actor.hpp"
+
+namespace caudal::actors {
+
+namespace {
+
+struct tenant_entry {
+  caf::actor handle;          // null while down (crashed and waiting for its restart, or passivated)
+  uint64_t forwarded = 0;     // requests forwarded to the current incarnation
+  std::unordered_map<uint64_t, std::function<void(errc)>> outstanding;  // request id -> fail it
+  std::optional<restart_budget> restarts;
+  uint64_t down_until_ns = 0;  // crashed: no restart before this
+};
+
+struct registry_state {
+  static inline const char* name = "tenant_registry";
+  services_ptr services;
+  std::unordered_map<uint64_t, tenant_entry> tenants;  // bounded by limits.max_active_tenants live ones
+  std::unordered_map<caf::actor_addr, uint64_t> tenant_by_addr;
+  size_t live = 0;
+  uint64_t next_request_id = 1;
+  uint64_t next_incarnation = 1;
+};
+
+using registry_self = caf::stateful_actor<registry_state>;
+
+const node_services& svc(registry_self* self) { return *self->state.services; }
+uint64_t now_ns(registry_self* self) { return svc(self).clock->now_ns(); }
+
+tenant_entry& entry_for(registry_self* self, tenant_id t) {
+  auto& e = self->state.tenants[t.value];
+  if (!e.restarts) {
+    const auto& tm = svc(self).timing;
+    e.restarts.emplace(tm.restart_budget, uint64_t{tm.restart_window_ms} * ns_per_ms,
+                       uint64_t{tm.restart_backoff_ms} * ns_per_ms, uint64_t{tm.restart_backoff_max_ms} * ns_per_ms);
+  }
+  return e;
+}
+
+// The live actor of tenant t, spawning it when needed; an errc when it cannot take requests now.
+result<caf::actor> tenant_actor_of(registry_self* self, tenant_id t) {
+  auto& st = self->state;
+  auto& e = entry_for(self, t);
+  if (e.handle)
+    return e.handle;
+  if (e.down_until_ns > now_ns(self))
+    return errc::tenant_unavailable;
+  if (st.live >= svc(self).limits.max_active_tenants)
+    return errc::overloaded;
+  tenant_actor_config cfg;
+  cfg.tenant = t;
+  cfg.incarnation = st.next_incarnation++;
+  cfg.services = st.services;
+  cfg.registry = caf::actor_cast<caf::actor>(self);
+  e.handle = spawn_tenant_actor(self, std::move(cfg));
+  e.forwarded = 0;
+  self->monitor(e.handle);
+  st.tenant_by_addr[e.handle.address()] = t.value;
+  ++st.live;
+  return e.handle;
+}
+
+// Forwards a request to the tenant's actor and answers the caller with its result, or with a retryable
+// error as soon as the tenant actor goes down.
+template <class R, class... Ts>
+caf::result<R> forward(registry_self* self, tenant_id t, Ts&&... xs) {
+  auto target = tenant_actor_of(self, t);
+  if (!target.ok())
+    return caf::make_error(target.error().code);
+  auto& e = entry_for(self, t);
+  uint64_t id = self->state.next_request_id++;
+  ++e.forwarded;
+  auto rp = self->make_response_promise();
+  e.outstanding.emplace(id, [rp](errc code) mutable { rp.deliver(caf::make_error(code)); });
+  // Whichever comes first answers: the tenant's result, its failure, or its death (down handler).
+  auto take = [self, t, id]() -> bool {
+    auto it = self->state.tenants.find(t.value);
+    return it != self->state.tenants.end() && it->second.outstanding.erase(id) > 0;
+  };
+  self->request(target.value(), svc(self).request_timeout(), std::forward<Ts>(xs)...)
+      .then(
+          [rp, take](R& r) mutable {
+            if (take())
+              rp.deliver(std::move(r));
+          },
+          [rp, take](caf::error& err) mutable {
+            if (take())
+              rp.deliver(caf::make_error(to_errc(err)));
+          });
+  return caf::delegated<R>();
+}
+
+void on_tenant_down(registry_self* self, const caf::down_msg& m) {
+  auto& st = self->state;
+  auto by = st.tenant_by_addr.find(m.source);
+  if (by == st.tenant_by_addr.end())
+    return;
+  uint64_t t = by->second;
+  st.tenant_by_addr.erase(by);
+  --st.live;
+  auto& e = st.tenants[t];
+  if (e.handle.address() == m.source)
+    e.handle = nullptr;
+  // Requests the dead actor held will never be answered by it: fail them now (retry is safe).
+  auto pending = std::move(e.outstanding);
+  e.outstanding.clear();
+  for (auto& [id, fail] : pending)
+    fail(errc::tenant_unavailable);
+  if (m.reason == caf::exit_reason::normal || m.reason == caf::exit_reason::user_shutdown) {
+    if (e.outstanding.empty() && !e.handle)
+      st.tenants.erase(t);
+    return;
+  }
+  auto delay = e.restarts->on_failure(now_ns(self));
+  uint64_t wait_ns = delay ? *delay : uint64_t{svc(self).timing.restart_backoff_max_ms} * ns_per_ms;
+  e.down_until_ns = now_ns(self) + wait_ns;
+  if (delay)
+    svc(self).log->warn("tenant {} actor failed ({}); restarting in {} ms", t, caf::to_string(m.reason),
+                        wait_ns / ns_per_ms);
+  else
+    svc(self).log->error("tenant {} actor keeps failing ({}): restart budget spent, tenant down for {} ms", t,
+                         caf::to_string(m.reason), wait_ns / ns_per_ms);
+  // Restart eagerly (its pending transfers may be due to expire); new requests also restart it.
+  self->delayed_send(self, std::chrono::nanoseconds(wait_ns), wake_atom::value, tenant_id{t});
+}
+
+void on_idle(registry_self* self, tenant_id t, uint64_t requests_seen, uint64_t next_expiry_ns) {
+  auto& st = self->state;
+  auto it = st.tenants.find(t.value);
+  if (it == st.tenants.end() || !it->second.handle)
+    return;
+  auto& e = it->second;
+  // Only when nothing is on its way to the tenant or back: the tenant saw every request we forwarded.
+  if (e.forwarded != requests_seen || !e.outstanding.empty() ||
+      self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(e.handle))
+    return;
+  self->send(e.handle, stop_atom::value);
+  st.tenant_by_addr.erase(e.handle.address());
+  --st.live;
+  e.handle = nullptr;
+  if (next_expiry_ns != 0) {
+    uint64_t now = now_ns(self);
+    uint64_t delay = next_expiry_ns > now ? next_expiry_ns - now : 0;
+    self->delayed_send(self, std::chrono::nanoseconds(delay), wake_atom::value, t);
+  }
+  st.tenants.erase(it);
+}
+
+caf::behavior tenant_registry(registry_self* self, services_ptr services) {
+  self->state.services = services;
+  self->set_down_handler([=](caf::down_msg& m) { on_tenant_down(self, m); });
+  // Pending transfers of tenants that are not active must still expire on time, also after a restart.
+  self->request(services->readers, std::chrono::seconds(60), next_expiries_atom::value)
+      .then(
+          [=](tenant_expiries& x) {
+            uint64_t now = now_ns(self);
+            for (auto& [t, at] : x.items)
+              self->delayed_send(self, std::chrono::nanoseconds(at > now ? at - now : 0), wake_atom::value, t);
+          },
+          [=](caf::error& e) {
+            svc(self).log->error("cannot read pending expiries at start ({}); tenants expire when next used",
+                                 errc_name(to_errc(e)));
+          });
+  return {
+      [=](create_accounts_atom a, tenant_id t, account_batch& b) {
+        return forward<account_results>(self, t, a, std::move(b));
+      },
+      [=](create_transfers_atom a, tenant_id t, transfer_batch& b) {
+        return forward<transfer_results>(self, t, a, std::move(b));
+      },
+      [=](lookup_accounts_atom a, tenant_id t, account_ids& ids) {
+        return forward<account_list>(self, t, a, std::move(ids));
+      },
+      [=](lookup_transfers_atom a, tenant_id t, transfer_ids& ids) {
+        return forward<transfer_list>(self, t, a, std::move(ids));
+      },
+      [=](account_transfers_atom a, tenant_id t, ledger::account_filter f) {
+        return forward<transfer_list>(self, t, a, f);
+      },
+      [=](account_balances_atom a, tenant_id t, ledger::account_filter f) {
+        return forward<balance_list>(self, t, a, f);
+      },
+      [=](idle_atom, tenant_id t, uint64_t requests_seen, uint64_t next_expiry_ns) {
+        on_idle(self, t, requests_seen, next_expiry_ns);
+      },
+      [=](wake_atom, tenant_id t) {
+        // A pending transfer is due (or a crashed tenant's backoff passed): make sure the tenant runs.
+        auto it = self->state.tenants.find(t.value);
+        if (it != self->state.tenants.end() && it->second.handle)
+          return;
+        auto r = tenant_actor_of(self, t);
+        if (!r.ok())
+          self->delayed_send(self, std::chrono::milliseconds(svc(self).timing.restart_backoff_ms), wake_atom::value,
+                             t);
+      },
+      // Test hooks (the gateway refuses them unless the node runs with --test-hooks).
+      [=](crash_atom a, tenant_id t) -> caf::result<caf::unit_t> {
+        auto it = self->state.tenants.find(t.value);
+        if (it == self->state.tenants.end() || !it->second.handle)
+          return caf::make_error(errc::invalid_request);  // not active: nothing to crash
+        self->send(it->second.handle, a);
+        return caf::unit;
+      },
+      [=](crash_account_atom a, tenant_id t, account_id id) { return forward<caf::unit_t>(self, t, a, id); },
+      [=](passivate_atom a, tenant_id t) { return forward<caf::unit_t>(self, t, a); },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_tenant_registry(caf::actor_system& sys, services_ptr services) {
+  return sys.spawn(tenant_registry, std::move(services));
+}
+
+}  // namespace caudal::actors

@@ -1,0 +1,209 @@
+#include "cluster/node.hpp"
+
+#include <caf/all.hpp>
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
+#include <kj/async-unix.h>
+#include <signal.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "actors/batch_writer.hpp"
+#include "actors/db_reader.hpp"
+#include "actors/node_services.hpp"
+#include "actors/tenant_registry.hpp"
+#include "base/clock.hpp"
+#include "base/metrics.hpp"
+#include "cluster/gateway.hpp"
+#include "cluster/http_endpoint.hpp"
+#include "security/secret_hash.hpp"
+#include "storage/admin_store.hpp"
+#include "storage/migrations.hpp"
+#include "storage/pg_connection.hpp"
+
+namespace caudal::cluster {
+
+namespace {
+
+// One sink for the whole node; one named logger per subsystem (STYLE 8).
+struct loggers {
+  std::shared_ptr<spdlog::logger> node, actors, writer, db, gateway;
+};
+
+loggers make_loggers(const node_config& cfg) {
+  spdlog::sink_ptr sink;
+  if (cfg.log_file.empty())
+    sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  else
+    sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(cfg.log_file);
+  sink->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [" + cfg.node_id + "] [%n] %v");
+  auto make = [&](const char* name) {
+    auto l = std::make_shared<spdlog::logger>(name, sink);
+    l->set_level(static_cast<spdlog::level::level_enum>(static_cast<int>(cfg.level)));
+    l->flush_on(spdlog::level::info);
+    return l;
+  };
+  return {make("node"), make("actors"), make("writer"), make("db"), make("gateway")};
+}
+
+// PostgreSQL may still be starting (scripts start both at once): retry for a while.
+result<std::unique_ptr<storage::pg_connection>> connect_with_retry(const node_config& cfg, spdlog::logger& log) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (true) {
+    auto c = storage::pg_connection::open(cfg.pg_url, "caudal-node");
+    if (c.ok() || std::chrono::steady_clock::now() > deadline)
+      return c;
+    log.warn("PostgreSQL not reachable yet ({}); retrying", c.error().detail);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+// Schema migrations and the operator client, before anything serves.
+result<void> prepare_database(const node_config& cfg, spdlog::logger& log) {
+  auto conn = connect_with_retry(cfg, log);
+  if (!conn.ok())
+    return conn.error();
+  auto applied = storage::migrate(*conn.value(), cfg.sql_dir);
+  if (!applied.ok())
+    return applied.error();
+  log.info("schema up to date ({} migrations applied now)", applied.value());
+  if (!cfg.operator_secret_file.empty()) {
+    auto secret = read_secret_file(cfg.operator_secret_file);
+    if (!secret.ok())
+      return secret.error();
+    if (!secret->warning.empty())
+      log.warn("{}", secret->warning);
+    auto r = storage::upsert_admin_client(*conn.value(), cfg.operator_client_id,
+                                          security::hash_secret(secret->secret));
+    if (!r.ok())
+      return r.error();
+    log.info("operator client '{}' ready", cfg.operator_client_id);
+  }
+  return {};
+}
+
+actors::node_limits limits_of(const node_config& cfg) {
+  actors::node_limits l;
+  l.tenant_queue_items = cfg.tenant_queue_items;
+  l.max_active_tenants = cfg.max_active_tenants;
+  l.working_set_entries = cfg.working_set_entries;
+  l.account_actors_per_tenant = cfg.account_actors_per_tenant;
+  l.request_timeout_ms = static_cast<uint32_t>(cfg.request_timeout_ms);
+  l.writer_max_items = cfg.writer_max_items;
+  return l;
+}
+
+actors::node_timing timing_of(const node_config& cfg) {
+  actors::node_timing t;
+  t.account_idle_ms = static_cast<uint32_t>(cfg.account_idle_ms);
+  t.tenant_idle_ms = static_cast<uint32_t>(cfg.tenant_idle_ms);
+  t.restart_backoff_ms = static_cast<uint32_t>(cfg.restart_backoff_ms);
+  t.restart_backoff_max_ms = static_cast<uint32_t>(cfg.restart_backoff_max_ms);
+  t.restart_budget = static_cast<uint32_t>(cfg.restart_budget);
+  t.restart_window_ms = static_cast<uint32_t>(cfg.restart_window_ms);
+  return t;
+}
+
+kj::Own<kj::ConnectionReceiver> listen_on(kj::AsyncIoContext& io, const std::string& address, std::string_view what) {
+  auto hp = parse_host_port(address, what);
+  if (!hp.ok())
+    throw std::runtime_error(hp.error().detail);
+  auto addr = io.provider->getNetwork().parseAddress(hp->host, hp->port).wait(io.waitScope);
+  return addr->listen();
+}
+
+std::string host_of(const std::string& address) {
+  auto hp = parse_host_port(address);
+  return hp.ok() ? hp->host : std::string("127.0.0.1");
+}
+
+}  // namespace
+
+int run_node(const node_config& cfg) {
+  auto log = make_loggers(cfg);
+  log.node->info("caudal-node {} starting (region {}, config {})", cfg.node_id, cfg.region,
+                 cfg.config_file.empty() ? "defaults and flags" : cfg.config_file);
+  if (auto r = prepare_database(cfg, *log.node); !r.ok()) {
+    log.node->critical("cannot prepare the database: {}", r.error().detail);
+    return 1;
+  }
+
+  // Signals are captured before any thread exists (CAF's scheduler), so only the kj loop receives them.
+  kj::UnixEventPort::captureSignal(SIGTERM);
+  kj::UnixEventPort::captureSignal(SIGINT);
+  auto io = kj::setupAsyncIo();
+
+  system_clock clock;
+  metrics::registry metrics;
+  caf::actor_system_config caf_cfg;
+  // Latency: the default work-stealing scheduler sleeps idle workers (DESIGN.md section 11).
+  caf_cfg.set("scheduler.policy", caf::atom("sharing"));
+  caf::actor_system sys{caf_cfg};
+
+  auto services = std::make_shared<actors::node_services>();
+  services->clock = &clock;
+  services->metrics = &metrics;
+  services->limits = limits_of(cfg);
+  services->timing = timing_of(cfg);
+  services->test_hooks = cfg.test_hooks;
+  services->log = log.actors;
+  services->writer = sys.spawn<caf::detached>(
+      actors::batch_writer, actors::batch_writer_config{cfg.pg_url, cfg.writer_max_items, log.writer});
+  services->readers = actors::spawn_db_readers(sys, {cfg.pg_url, "caudal-reader", cfg.pg_readers, log.db});
+  services->admin = actors::spawn_admin_workers(sys, {cfg.pg_url, "caudal-admin", 2, log.db});
+  auto registry = actors::spawn_tenant_registry(sys, services);
+
+  auto gw = std::make_shared<gateway_context>();
+  gw->system = &sys;
+  gw->registry = registry;
+  gw->admin = services->admin;
+  gw->writer = services->writer;
+  // A little longer than the node's own deadline, so the node's answer (e.g. timeout) arrives first.
+  gw->timeout = std::chrono::milliseconds(cfg.request_timeout_ms + 2000);
+  gw->test_hooks = cfg.test_hooks;
+  gw->log = log.gateway;
+  if (cfg.test_hooks)
+    log.node->warn("test hooks are enabled: fault injection is possible (never use in production)");
+
+  int status = 0;
+  try {
+    auto rpc_listener = listen_on(io, cfg.rpc_listen, "rpc.listen");
+    capnp::TwoPartyServer rpc_server(make_gateway(gw));
+    auto serving = rpc_server.listen(*rpc_listener);
+
+    http_endpoint http(io, cfg.http_listen, [] { return true; }, [&metrics] { return metrics.render(); });
+    std::string rpc_addr = host_of(cfg.rpc_listen) + ":" + std::to_string(rpc_listener->getPort());
+    std::string http_addr = host_of(cfg.http_listen) + ":" + std::to_string(http.port());
+    log.node->info("serving: rpc={} http={}", rpc_addr, http_addr);
+    if (const char* ready = std::getenv("CAUDAL_READY_FILE")) {
+      std::ofstream f(ready);
+      f << "rpc=" << rpc_addr << " http=" << http_addr << "\n";
+    }
+
+    auto sig = io.unixEventPort.onSignal(SIGTERM).exclusiveJoin(io.unixEventPort.onSignal(SIGINT));
+    auto info = sig.exclusiveJoin(kj::mv(serving).then([]() -> siginfo_t { return {}; })).wait(io.waitScope);
+    log.node->info("signal {} received: shutting down", info.si_signo);
+  } catch (const kj::Exception& e) {
+    log.node->critical("cannot serve: {}", e.getDescription().cStr());
+    status = 1;
+  } catch (const std::exception& e) {
+    log.node->critical("cannot serve: {}", e.what());
+    status = 1;
+  }
+
+  // Tenants first (their requests fail with retryable errors), then the writer and the pools.
+  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(services->writer, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(services->readers, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(services->admin, caf::exit_reason::user_shutdown);
+  log.node->info("stopped");
+  return status;
+}
+
+}  // namespace caudal::cluster

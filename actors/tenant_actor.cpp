@@ -438,7 +438,7 @@ void load_tenant(tenant_self* self) {
   // PostgreSQL before we read the tenant back.
   self->request(svc(self).writer, svc(self).request_timeout(), barrier_atom::value)
       .then(
-          [=](caf::unit_t) {
+          [=]() {
             self->request(svc(self).readers, svc(self).request_timeout(), load_tenant_atom::value,
                           self->state.cfg.tenant, svc(self).limits.max_expiries_loaded)
                 .then(
@@ -472,7 +472,11 @@ void load_tenant(tenant_self* self) {
                       self->delayed_send(self, std::chrono::milliseconds(200), restart_atom::value);
                     });
           },
-          [=](caf::error&) { self->delayed_send(self, std::chrono::milliseconds(200), restart_atom::value); });
+          [=](caf::error& e) {
+            svc(self).log->warn("tenant {}: writer barrier failed ({}); retrying", self->state.cfg.tenant.value,
+                                errc_name(to_errc(e)));
+            self->delayed_send(self, std::chrono::milliseconds(200), restart_atom::value);
+          });
 }
 
 // --- requests ---

@@ -142,6 +142,7 @@ void on_idle(registry_self* self, tenant_id t, uint64_t requests_seen, uint64_t 
       self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(e.handle))
     return;
   self->send(e.handle, stop_atom::value);
+  svc(self).log->debug("tenant {} passivated{}", t.value, next_expiry_ns != 0 ? " (woken for its next expiry)" : "");
   st.tenant_by_addr.erase(e.handle.address());
   --st.live;
   e.handle = nullptr;

@@ -5,8 +5,11 @@
 namespace caudal {
 
 namespace {
-// Divides v by 10 in place, returning the remainder; 128-bit arithmetic through unsigned __int128.
-unsigned divmod10(unsigned __int128& v) {
+// GCC's native 128-bit integer (an extension: __extension__ keeps -Wpedantic quiet).
+__extension__ typedef unsigned __int128 native_u128;
+
+// Divides v by 10 in place, returning the remainder; 128-bit arithmetic through native_u128.
+unsigned divmod10(native_u128& v) {
   unsigned r = static_cast<unsigned>(v % 10);
   v /= 10;
   return r;
@@ -14,7 +17,7 @@ unsigned divmod10(unsigned __int128& v) {
 }  // namespace
 
 std::string to_decimal(const u128& v) {
-  unsigned __int128 x = (static_cast<unsigned __int128>(v.hi) << 64) | v.lo;
+  native_u128 x = (static_cast<native_u128>(v.hi) << 64) | v.lo;
   if (x == 0)
     return "0";
   std::string out;
@@ -27,8 +30,8 @@ std::string to_decimal(const u128& v) {
 std::optional<u128> parse_u128(std::string_view text) {
   if (text.empty() || text.size() > 39)
     return std::nullopt;
-  unsigned __int128 x = 0;
-  const unsigned __int128 limit = ~static_cast<unsigned __int128>(0);
+  native_u128 x = 0;
+  const native_u128 limit = ~static_cast<native_u128>(0);
   for (char c : text) {
     if (c < '0' || c > '9')
       return std::nullopt;

@@ -1,0 +1,482 @@
+// Blocking RPC client (see connection.hpp): every call builds a request, races its answer against a kj
+// timer on the calling thread's event loop, and turns every exception into an errc.
+#include "client/connection.hpp"
+
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
+#include <kj/timer.h>
+
+#include <cassert>
+#include <thread>
+#include <utility>
+
+#include "base/limits.hpp"
+
+namespace caudal::client {
+
+namespace {
+
+// kj allows one event loop per thread, so the connections opened on a thread share it; it lives as long
+// as the last of them. This is the only thread-local state of the library (kj's rule forces it).
+struct thread_loop {
+  kj::AsyncIoContext io;
+  thread_loop() : io(kj::setupAsyncIo()) {}
+};
+
+std::shared_ptr<thread_loop> acquire_loop() {
+  thread_local std::weak_ptr<thread_loop> current;
+  auto loop = current.lock();
+  if (!loop) {
+    loop = std::make_shared<thread_loop>();
+    current = loop;
+  }
+  return loop;
+}
+
+failure from_exception(const kj::Exception& e) {
+  std::string detail(e.getDescription().cStr());
+  switch (e.getType()) {
+    case kj::Exception::Type::DISCONNECTED:
+      return failure{errc::node_down, std::move(detail)};
+    case kj::Exception::Type::OVERLOADED:
+      return failure{errc::overloaded, std::move(detail)};
+    default:
+      return failure{errc::internal, std::move(detail)};
+  }
+}
+
+// The request-level error of a response: failure{code} unless the code is `none`.
+template <class Response>
+bool refused(const Response& r, failure& out) {
+  const errc code = wire::from_wire(r.getError());
+  if (code == errc::none)
+    return false;
+  out = failure{code, "refused by the server"};
+  return true;
+}
+
+template <class Builder, class Item>
+void fill_ids(Builder list, const std::vector<Item>& ids) {
+  for (unsigned i = 0; i < list.size(); ++i)
+    wire::to_wire(ids[i].value, list[i]);
+}
+
+}  // namespace
+
+struct connection::impl {
+  // Declaration order is destruction order in reverse: capabilities go before the RPC system, the RPC
+  // system before its stream, all of them before the loop.
+  std::shared_ptr<thread_loop> loop;
+  std::thread::id owner = std::this_thread::get_id();
+  uint32_t timeout_ms = 30000;
+  kj::Own<kj::AsyncIoStream> stream;
+  kj::Own<capnp::TwoPartyClient> rpc;
+  kj::Maybe<api::Session::Client> session;
+  kj::Maybe<api::Admin::Client> admin_cap;
+  tenant_id tenant;
+  bool admin = false;
+
+  ~impl() { reset(); }
+
+  void reset() {
+    admin_cap = nullptr;
+    session = nullptr;
+    rpc = nullptr;
+    stream = nullptr;
+    tenant = tenant_id{};
+    admin = false;
+    if (loop) {
+      // Let the RPC system's teardown run now, so nothing is left queued on the thread's loop.
+      try {
+        loop->io.waitScope.poll();
+      } catch (...) {
+      }
+    }
+  }
+
+  bool on_owner_thread() const {
+    assert(owner == std::this_thread::get_id() && "a connection is used only on the thread that made it");
+    return owner == std::this_thread::get_id();
+  }
+
+  // Runs `send` (which returns kj::Promise<result<T>>) to completion or to the deadline, whichever comes
+  // first. On the deadline the call is cancelled (capnp sends Finish); the connection stays usable.
+  template <class T, class Send>
+  result<T> run(Send&& send) {
+    if (!on_owner_thread())
+      return failure{errc::internal, "connection used on another thread"};
+    if (!loop)
+      return failure{errc::node_down, "not connected"};
+    try {
+      kj::Promise<result<T>> answer = send();
+      auto deadline = loop->io.provider->getTimer().afterDelay(timeout_ms * kj::MILLISECONDS).then([]() -> result<T> {
+        return failure{errc::timeout, "deadline passed"};
+      });
+      return answer.exclusiveJoin(kj::mv(deadline)).wait(loop->io.waitScope);
+    } catch (const kj::Exception& e) {
+      return from_exception(e);
+    } catch (const std::exception& e) {
+      return failure{errc::internal, e.what()};
+    }
+  }
+
+  result<api::Session::Client> session_cap() {
+    KJ_IF_MAYBE (s, session) {
+      return *s;
+    }
+    return failure{errc::node_down, "not connected"};
+  }
+
+  result<api::Admin::Client> admin_client() {
+    KJ_IF_MAYBE (a, admin_cap) {
+      return *a;
+    }
+    auto s = session_cap();
+    if (!s)
+      return s.error();
+    auto r = run<api::Admin::Client>([&] {
+      return s->adminRequest().send().then(
+          [](capnp::Response<api::Session::AdminResults>&& resp) -> result<api::Admin::Client> {
+            failure f;
+            if (refused(resp, f))
+              return f;
+            return resp.getAdmin();
+          });
+    });
+    if (r)
+      admin_cap = r.value();
+    return r;
+  }
+};
+
+connection::connection() : impl_(std::make_unique<impl>()) {}
+connection::~connection() = default;
+connection::connection(connection&&) noexcept = default;
+connection& connection::operator=(connection&&) noexcept = default;
+
+result<void> connection::open(const options& o) {
+  if (!impl_)
+    impl_ = std::make_unique<impl>();
+  auto& m = *impl_;
+  if (!m.on_owner_thread())
+    return failure{errc::internal, "connection used on another thread"};
+  m.reset();
+  m.timeout_ms = o.timeout_ms == 0 ? 1 : o.timeout_ms;
+  if (o.server.empty())
+    return failure{errc::invalid_request, "no server address"};
+  try {
+    if (!m.loop)
+      m.loop = acquire_loop();
+  } catch (const kj::Exception& e) {
+    return failure{errc::internal, std::string("cannot set up a kj event loop: ") + e.getDescription().cStr()};
+  }
+
+  // 1. TCP (a later issue wraps this stream in TLS, which is why this is not EzRpc).
+  auto stream = m.run<kj::Own<kj::AsyncIoStream>>([&] {
+    return m.loop->io.provider->getNetwork()
+        .parseAddress(kj::StringPtr(o.server.c_str(), o.server.size()), default_port)
+        .then([](kj::Own<kj::NetworkAddress>&& addr) {
+          auto connected = addr->connect();
+          return connected.attach(kj::mv(addr));
+        })
+        .then([](kj::Own<kj::AsyncIoStream>&& s) -> result<kj::Own<kj::AsyncIoStream>> { return kj::mv(s); });
+  });
+  if (!stream) {
+    // Unreachable, refused, unresolvable: all mean "no node there" to the caller.
+    const auto& f = stream.error();
+    return failure{f.code == errc::timeout ? errc::timeout : errc::node_down, f.detail};
+  }
+  m.stream = kj::mv(stream).value();
+  m.rpc = kj::heap<capnp::TwoPartyClient>(*m.stream);
+
+  // 2. Authenticate: the Session capability is the authority.
+  struct authenticated {
+    api::Session::Client session;
+    tenant_id tenant;
+    bool admin;
+  };
+  auto gateway = m.rpc->bootstrap().castAs<api::Gateway>();
+  auto auth = m.run<authenticated>([&] {
+    auto req = gateway.authenticateRequest();
+    req.setClientId(kj::StringPtr(o.client_id.c_str(), o.client_id.size()));
+    req.setClientSecret(kj::StringPtr(o.client_secret.c_str(), o.client_secret.size()));
+    return req.send().then([](capnp::Response<api::Gateway::AuthenticateResults>&& resp) -> result<authenticated> {
+      failure f;
+      if (refused(resp, f))
+        return f;
+      return authenticated{resp.getSession(), tenant_id{resp.getTenantId()}, resp.getAdmin()};
+    });
+  });
+  if (!auth) {
+    m.reset();
+    return auth.error();
+  }
+  m.session = auth->session;
+  m.tenant = auth->tenant;
+  m.admin = auth->admin;
+  return {};
+}
+
+void connection::close() {
+  if (impl_)
+    impl_->reset();
+}
+
+bool connection::is_open() const {
+  return impl_ && impl_->session != nullptr;
+}
+
+tenant_id connection::tenant() const {
+  return impl_ ? impl_->tenant : tenant_id{};
+}
+
+bool connection::is_admin() const {
+  return impl_ && impl_->admin;
+}
+
+result<account_results> connection::create_accounts(const std::vector<ledger::account>& accounts) {
+  if (accounts.size() > limits::max_batch_items)
+    return failure{errc::batch_too_large, "too many accounts"};
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  auto s = impl_->session_cap();
+  if (!s)
+    return s.error();
+  const size_t n = accounts.size();
+  return impl_->run<account_results>([&] {
+    auto req = s->createAccountsRequest();
+    auto list = req.initAccounts(static_cast<unsigned>(n));
+    for (unsigned i = 0; i < n; ++i)
+      wire::to_wire(accounts[i], list[i]);
+    return req.send().then([n](capnp::Response<api::Session::CreateAccountsResults>&& resp) -> result<account_results> {
+      failure f;
+      if (refused(resp, f))
+        return f;
+      auto codes = resp.getResults();
+      if (codes.size() != n)
+        return failure{errc::internal, "result count differs from item count"};
+      account_results out;
+      out.reserve(n);
+      // Unknown codes (a newer server) are kept by number; the caller prints them as such.
+      for (auto c : codes)
+        out.push_back(static_cast<ledger::create_account_result>(c));
+      return out;
+    });
+  });
+}
+
+result<transfer_results> connection::create_transfers(const std::vector<ledger::transfer>& transfers) {
+  if (transfers.size() > limits::max_batch_items)
+    return failure{errc::batch_too_large, "too many transfers"};
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  auto s = impl_->session_cap();
+  if (!s)
+    return s.error();
+  const size_t n = transfers.size();
+  return impl_->run<transfer_results>([&] {
+    auto req = s->createTransfersRequest();
+    auto list = req.initTransfers(static_cast<unsigned>(n));
+    for (unsigned i = 0; i < n; ++i)
+      wire::to_wire(transfers[i], list[i]);
+    return req.send().then(
+        [n](capnp::Response<api::Session::CreateTransfersResults>&& resp) -> result<transfer_results> {
+          failure f;
+          if (refused(resp, f))
+            return f;
+          auto codes = resp.getResults();
+          if (codes.size() != n)
+            return failure{errc::internal, "result count differs from item count"};
+          transfer_results out;
+          out.reserve(n);
+          for (auto c : codes)
+            out.push_back(static_cast<ledger::create_transfer_result>(c));
+          return out;
+        });
+  });
+}
+
+result<std::vector<ledger::account>> connection::lookup_accounts(const std::vector<account_id>& ids) {
+  using out_t = std::vector<ledger::account>;
+  if (ids.size() > limits::max_batch_items)
+    return failure{errc::batch_too_large, "too many ids"};
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  auto s = impl_->session_cap();
+  if (!s)
+    return s.error();
+  return impl_->run<out_t>([&] {
+    auto req = s->lookupAccountsRequest();
+    fill_ids(req.initIds(static_cast<unsigned>(ids.size())), ids);
+    return req.send().then([](capnp::Response<api::Session::LookupAccountsResults>&& resp) -> result<out_t> {
+      failure f;
+      if (refused(resp, f))
+        return f;
+      out_t out;
+      out.reserve(resp.getAccounts().size());
+      for (auto a : resp.getAccounts())
+        out.push_back(wire::from_wire(a));
+      return out;
+    });
+  });
+}
+
+result<std::vector<ledger::transfer>> connection::lookup_transfers(const std::vector<transfer_id>& ids) {
+  using out_t = std::vector<ledger::transfer>;
+  if (ids.size() > limits::max_batch_items)
+    return failure{errc::batch_too_large, "too many ids"};
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  auto s = impl_->session_cap();
+  if (!s)
+    return s.error();
+  return impl_->run<out_t>([&] {
+    auto req = s->lookupTransfersRequest();
+    fill_ids(req.initIds(static_cast<unsigned>(ids.size())), ids);
+    return req.send().then([](capnp::Response<api::Session::LookupTransfersResults>&& resp) -> result<out_t> {
+      failure f;
+      if (refused(resp, f))
+        return f;
+      out_t out;
+      out.reserve(resp.getTransfers().size());
+      for (auto t : resp.getTransfers())
+        out.push_back(wire::from_wire(t));
+      return out;
+    });
+  });
+}
+
+result<std::vector<ledger::transfer>> connection::account_transfers(const ledger::account_filter& filter) {
+  using out_t = std::vector<ledger::transfer>;
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  auto s = impl_->session_cap();
+  if (!s)
+    return s.error();
+  return impl_->run<out_t>([&] {
+    auto req = s->getAccountTransfersRequest();
+    wire::to_wire(filter, req.initFilter());
+    return req.send().then([](capnp::Response<api::Session::GetAccountTransfersResults>&& resp) -> result<out_t> {
+      failure f;
+      if (refused(resp, f))
+        return f;
+      out_t out;
+      out.reserve(resp.getTransfers().size());
+      for (auto t : resp.getTransfers())
+        out.push_back(wire::from_wire(t));
+      return out;
+    });
+  });
+}
+
+result<std::vector<ledger::account_balance>> connection::account_balances(const ledger::account_filter& filter) {
+  using out_t = std::vector<ledger::account_balance>;
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  auto s = impl_->session_cap();
+  if (!s)
+    return s.error();
+  return impl_->run<out_t>([&] {
+    auto req = s->getAccountBalancesRequest();
+    wire::to_wire(filter, req.initFilter());
+    return req.send().then([](capnp::Response<api::Session::GetAccountBalancesResults>&& resp) -> result<out_t> {
+      failure f;
+      if (refused(resp, f))
+        return f;
+      out_t out;
+      out.reserve(resp.getBalances().size());
+      for (auto b : resp.getBalances())
+        out.push_back(wire::from_wire(b));
+      return out;
+    });
+  });
+}
+
+result<new_tenant> connection::create_tenant(const std::string& name, const std::string& country) {
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  auto a = impl_->admin_client();
+  if (!a)
+    return a.error();
+  return impl_->run<new_tenant>([&] {
+    auto req = a->createTenantRequest();
+    req.setName(kj::StringPtr(name.c_str(), name.size()));
+    req.setCountry(kj::StringPtr(country.c_str(), country.size()));
+    return req.send().then([](capnp::Response<api::Admin::CreateTenantResults>&& resp) -> result<new_tenant> {
+      failure f;
+      if (refused(resp, f))
+        return f;
+      new_tenant out;
+      out.tenant = wire::from_wire(resp.getTenant());
+      auto id = resp.getClientId();
+      auto secret = resp.getClientSecret();
+      out.client_id.assign(id.begin(), id.size());
+      out.client_secret.assign(secret.begin(), secret.size());
+      return out;
+    });
+  });
+}
+
+result<std::vector<tenant_info>> connection::list_tenants() {
+  using out_t = std::vector<tenant_info>;
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  auto a = impl_->admin_client();
+  if (!a)
+    return a.error();
+  return impl_->run<out_t>([&] {
+    return a->listTenantsRequest().send().then(
+        [](capnp::Response<api::Admin::ListTenantsResults>&& resp) -> result<out_t> {
+          failure f;
+          if (refused(resp, f))
+            return f;
+          out_t out;
+          out.reserve(resp.getTenants().size());
+          for (auto t : resp.getTenants())
+            out.push_back(wire::from_wire(t));
+          return out;
+        });
+  });
+}
+
+result<verify_report> connection::verify() {
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  auto a = impl_->admin_client();
+  if (!a)
+    return a.error();
+  return impl_->run<verify_report>([&] {
+    return a->verifyRequest().send().then(
+        [](capnp::Response<api::Admin::VerifyResults>&& resp) -> result<verify_report> {
+          failure f;
+          if (refused(resp, f))
+            return f;
+          return wire::from_wire(resp.getReport());
+        });
+  });
+}
+
+result<void> connection::inject_fault(const fault& flt) {
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  auto a = impl_->admin_client();
+  if (!a)
+    return a.error();
+  // run<T> needs a value type; an empty struct stands in for void.
+  struct done {};
+  auto r = impl_->run<done>([&] {
+    auto req = a->injectFaultRequest();
+    wire::to_wire(flt, req.initFault());
+    return req.send().then([](capnp::Response<api::Admin::InjectFaultResults>&& resp) -> result<done> {
+      failure f;
+      if (refused(resp, f))
+        return f;
+      return done{};
+    });
+  });
+  if (!r)
+    return r.error();
+  return {};
+}
+
+}  // namespace caudal::client

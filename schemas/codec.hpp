@@ -2,6 +2,8 @@
 // The one place where wire types (api.capnp) and C++ domain types meet (STYLE 3). The gateway and the
 // client library both use it, so a field added to the schema is mapped once.
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "actors/ledger/result_codes.hpp"
 #include "actors/ledger/types.hpp"
@@ -34,5 +36,52 @@ std::optional<ledger::create_transfer_result> from_wire(api::CreateTransferResul
 void set_error(api::Error::Builder b, errc e);  // code and retryable
 // Unknown codes (a newer server) come back as errc::internal with the wire's retryable flag kept by the caller.
 errc from_wire(api::Error::Reader r);
+
+// --- Admin API values. No domain type exists for these outside storage/ (which a client must not link),
+// so their plain C++ form lives here; the gateway maps storage's records onto them field by field.
+struct tenant_info {
+  tenant_id id;
+  std::string name;
+  std::string country;  // ISO 3166-1 alpha-2
+  int64_t created_at_ms = 0;
+
+  friend bool operator==(const tenant_info& a, const tenant_info& b) {
+    return a.id == b.id && a.name == b.name && a.country == b.country && a.created_at_ms == b.created_at_ms;
+  }
+};
+
+struct verify_report {
+  bool ok = true;
+  std::vector<std::string> violations;  // at most 100
+  uint32_t tenants_checked = 0;
+  uint64_t accounts_checked = 0;
+  uint64_t transfers_checked = 0;
+};
+
+// Test-only fault injection (api.capnp's Fault); values are the wire values of FaultKind.
+enum class fault_kind : uint16_t {
+  crash_tenant = 0,
+  crash_account = 1,
+  passivate_tenant = 2,
+  writer_delay = 3,
+};
+constexpr uint16_t fault_kind_max = 3;
+
+struct fault {
+  fault_kind kind = fault_kind::crash_tenant;
+  tenant_id tenant;
+  account_id account;     // crash_account only
+  uint32_t delay_ms = 0;  // writer_delay only
+};
+
+void to_wire(const tenant_info& t, api::Tenant::Builder b);
+tenant_info from_wire(api::Tenant::Reader r);
+
+void to_wire(const verify_report& v, api::VerifyReport::Builder b);
+verify_report from_wire(api::VerifyReport::Reader r);
+
+void to_wire(const fault& f, api::Fault::Builder b);
+// Unknown kinds (a newer client) come back as nullopt: answer invalid_request.
+std::optional<fault> from_wire(api::Fault::Reader r);
 
 }  // namespace caudal::wire

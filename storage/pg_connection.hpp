@@ -34,8 +34,12 @@ class pg_connection {
   pg_connection(const pg_connection&) = delete;
   pg_connection& operator=(const pg_connection&) = delete;
 
-  // False once the server went away; call reconnect().
+  // False once the server went away (or announced it is ending the session); call reconnect().
   bool healthy() const;
+  // Reads, without blocking, whatever the server sent while we were not waiting for an answer (e.g. the
+  // FATAL of pg_terminate_backend on an idle session) and returns healthy(). A cheap check before a step
+  // whose failure would be ambiguous, such as COMMIT.
+  bool check_alive();
   result<void> reconnect();
   int backend_pid() const;
 
@@ -47,10 +51,30 @@ class pg_connection {
   // Same with a statement prepared once per connection under `name`.
   result<pg_rows> query_prepared(const std::string& name, const std::string& sql,
                                  const std::vector<const char*>& params);
-  // COPY ... FROM STDIN with a text-format payload (rows separated by '\n', columns by '\t').
+  // Same with binary parameters where asked: for each parameter its bytes, its length and its format
+  // (0 text, NUL-terminated; 1 binary, e.g. codec::array_binary). The results are text.
+  struct param {
+    const char* data;  // nullptr = NULL
+    int length;
+    int format;
+  };
+  result<pg_rows> query_prepared_binary(const std::string& name, const std::string& sql,
+                                        const std::vector<param>& params);
+  // COPY ... FROM STDIN with a text-format payload (rows separated by '\n', columns by '\t'), or, when
+  // copy_sql says (FORMAT binary), a binary COPY stream (see codec::copy_binary). Sent in 1 MiB pieces.
   result<void> copy_in(const std::string& copy_sql, const std::string& payload);
 
   PGconn* raw() { return conn_; }
+
+  // The SQLSTATE ("23505") and constraint name of the last failed statement, empty when it had none
+  // (e.g. the connection broke). Lets callers tell a unique violation from other failures.
+  const std::string& last_sqlstate() const { return last_sqlstate_; }
+  const std::string& last_constraint() const { return last_constraint_; }
+
+  // A failure value for a PGresult that is not what was expected (nullptr: none came back): database_unavailable
+  // when the connection is gone, internal otherwise; the detail is the server's primary message and SQLSTATE.
+  // Records last_sqlstate()/last_constraint(). For code that drives libpq directly through raw().
+  failure failure_from(const PGresult* r, const char* what);
 
  private:
   pg_connection(PGconn* c, std::string url, std::string application_name);
@@ -60,6 +84,12 @@ class pg_connection {
   std::string url_;
   std::string application_name_;
   std::vector<std::string> prepared_;
+  std::string last_sqlstate_;
+  std::string last_constraint_;
+  bool server_ended_ = false;  // a FATAL arrived outside a query (libpq hands it to the notice receiver)
+
+  static void on_notice(void* self, const PGresult* notice);
+  void install_notice_receiver();
 };
 
 }  // namespace caudal::storage

@@ -84,7 +84,8 @@ void working_set::missing_for_expiry(const std::vector<transfer_id>& due, std::v
       continue;
     auto it = transfers_.find(id);
     if (it == transfers_.end()) {
-      transfers.push_back(id);
+      if (failed_.count(id) == 0)  // a failed id is known not to be a transfer
+        transfers.push_back(id);
       continue;
     }
     for (account_id a : {it->second.value.debit_account_id, it->second.value.credit_account_id}) {

@@ -1,0 +1,547 @@
+// The commands of `caudal` (see commands.hpp).
+#include "cli/commands.hpp"
+
+#include <utility>
+
+#include "base/limits.hpp"
+#include "cli/items_file.hpp"
+#include "cli/parse.hpp"
+#include "cli/render.hpp"
+#include "client/connection.hpp"
+
+namespace caudal::cli {
+
+namespace {
+
+constexpr const char* default_server = "127.0.0.1:7400";
+
+// Parses `text` into `out` when given; keeps the first error.
+template <class T, class Parse>
+bool parse_into(const std::string& text, const char* what, Parse parse, T& out, failure& err) {
+  if (text.empty())
+    return true;
+  auto v = parse(what, text);
+  if (!v) {
+    err = v.error();
+    return false;
+  }
+  out = v.value();
+  return true;
+}
+
+int usage(context& ctx, const std::string& message) {
+  ctx.err << "caudal: " << message << "\nRun with --help for more information.\n";
+  return exit_usage;
+}
+
+// A usage error about credentials or the client file (no options to fix: no --help hint).
+int setup_error(context& ctx, const std::string& message) {
+  ctx.err << "caudal: " << message << '\n';
+  return exit_usage;
+}
+
+int usage(context& ctx, const failure& f) {
+  return usage(ctx, f.detail);
+}
+
+std::string file_name(const context& ctx) {
+  return ctx.file_path ? ctx.file_path->string() : std::string("the client file");
+}
+
+// A request-level failure: {"error", "retryable"} or one line; never a secret.
+int request_failed(context& ctx, const failure& f, const std::string& server) {
+  if (ctx.global.json) {
+    ctx.out << dump(error_json(f.code)) << '\n';
+    return exit_failed;
+  }
+  ctx.err << "caudal: " << errc_name(f.code) << (errc_retryable(f.code) ? " (retryable)" : "");
+  switch (f.code) {
+    case errc::node_down:
+      ctx.err << ": cannot reach the node at " << server;
+      break;
+    case errc::timeout:
+      ctx.err << ": no answer in time; the outcome is unknown (retry with the same ids)";
+      break;
+    case errc::unauthenticated:
+      ctx.err << ": the server refused the client credentials";
+      break;
+    case errc::forbidden:
+      ctx.err << ": these credentials lack the right for this command";
+      break;
+    case errc::batch_too_large:
+      ctx.err << ": more than " << limits::max_batch_items << " items";
+      break;
+    default:
+      break;
+  }
+  ctx.err << '\n';
+  return exit_failed;
+}
+
+std::string server_of(const context& ctx) {
+  if (!ctx.global.server.empty())
+    return ctx.global.server;
+  if (ctx.file_error.empty() && !ctx.file.server.empty())
+    return ctx.file.server;
+  return default_server;
+}
+
+// A connection that failed to open leaves its exit code in `code`.
+struct opened {
+  client::connection conn;
+  int code = exit_processed;
+  std::string server;
+};
+
+void open_with(context& ctx, opened& o, std::string client_id, std::string client_secret) {
+  client::options opts;
+  opts.server = o.server = server_of(ctx);
+  opts.client_id = std::move(client_id);
+  opts.client_secret = std::move(client_secret);
+  opts.timeout_ms = ctx.global.timeout_ms;
+  if (auto r = o.conn.open(opts); !r)
+    o.code = request_failed(ctx, r.error(), o.server);
+}
+
+void open_operator(context& ctx, opened& o) {
+  std::string id = ctx.global.client_id;
+  std::string secret = ctx.global.client_secret;
+  if (id.empty()) {
+    if (!ctx.file_error.empty()) {
+      o.code = setup_error(ctx, ctx.file_error);
+      return;
+    }
+    id = ctx.file.client_id;
+    if (secret.empty())
+      secret = ctx.file.client_secret;
+  }
+  if (id.empty()) {
+    o.code = setup_error(ctx, "no operator credentials: pass --client-id and --client-secret, or have " +
+                                  file_name(ctx) + " hold them (scripts/cluster up writes it)");
+    return;
+  }
+  open_with(ctx, o, std::move(id), std::move(secret));
+}
+
+void open_tenant(context& ctx, const std::string& tenant, opened& o) {
+  if (tenant.empty()) {
+    o.code = usage(ctx, "--tenant is required");
+    return;
+  }
+  std::optional<uint64_t> expected;
+  std::string id = ctx.global.client_id;
+  std::string secret = ctx.global.client_secret;
+  const auto entry = ctx.file_error.empty() ? client::find_tenant(ctx.file, tenant) : std::nullopt;
+  if (entry)
+    expected = entry->id;
+  if (id.empty()) {
+    if (!ctx.file_error.empty()) {
+      o.code = setup_error(ctx, ctx.file_error);
+      return;
+    }
+    if (!entry || entry->credentials->client_id.empty()) {
+      o.code = setup_error(ctx, "no credentials for tenant '" + tenant + "' in " + file_name(ctx) +
+                                    ": create it with `caudal tenant create`, or pass --client-id and --client-secret");
+      return;
+    }
+    id = entry->credentials->client_id;
+    secret = entry->credentials->client_secret;
+  } else if (!expected) {
+    if (auto numeric = parse_u64_arg("--tenant", tenant))
+      expected = numeric.value();
+  }
+  open_with(ctx, o, std::move(id), std::move(secret));
+  if (o.code != exit_processed)
+    return;
+  if (expected && o.conn.tenant().value != *expected) {
+    o.code = setup_error(
+        ctx, "these credentials belong to " +
+                 (o.conn.is_admin() ? std::string("an operator") : "tenant " + std::to_string(o.conn.tenant().value)) +
+                 ", not to tenant '" + tenant + "'");
+  }
+}
+
+void print_json(context& ctx, const json& j) {
+  ctx.out << dump(j) << '\n';
+}
+
+}  // namespace
+
+void context::load_file() {
+  file_path = client::locate_client_file();
+  if (!file_path)
+    return;
+  auto loaded = client::load_client_file(*file_path);
+  if (loaded) {
+    file = std::move(loaded).value();
+  } else {
+    file_error = "client file " + loaded.error().detail;
+  }
+}
+
+// ---- Pure builders ----
+
+result<std::vector<ledger::account>> accounts_from_args(const account_create_args& a) {
+  if (!a.file.empty()) {
+    auto text = read_items_file(a.file);
+    if (!text)
+      return text.error();
+    auto items = parse_account_items(text.value());
+    if (!items)
+      return usage_error("--file " + a.file + ": " + items.error().detail);
+    return items;
+  }
+  for (auto [value, name] : {std::pair{&a.id, "--id"}, {&a.ledger, "--ledger"}, {&a.code, "--code"}}) {
+    if (value->empty())
+      return usage_error(std::string(name) + " is required (or --file F)");
+  }
+  ledger::account acc;
+  failure err;
+  auto flags = parse_flags(flag_kind::account, a.flags);
+  if (!flags)
+    return flags.error();
+  acc.flags = flags.value();
+  if (!parse_into(a.id, "--id", parse_u128_arg, acc.id.value, err) ||
+      !parse_into(a.ledger, "--ledger", parse_u32_arg, acc.ledger, err) ||
+      !parse_into(a.code, "--code", parse_u16_arg, acc.code, err) ||
+      !parse_into(a.user_data_128, "--user-data-128", parse_u128_arg, acc.user_data_128, err) ||
+      !parse_into(a.user_data_64, "--user-data-64", parse_u64_arg, acc.user_data_64, err) ||
+      !parse_into(a.user_data_32, "--user-data-32", parse_u32_arg, acc.user_data_32, err)) {
+    return err;
+  }
+  return std::vector<ledger::account>{acc};
+}
+
+result<std::vector<ledger::transfer>> transfers_from_args(const transfer_create_args& a) {
+  if (!a.file.empty()) {
+    auto text = read_items_file(a.file);
+    if (!text)
+      return text.error();
+    auto items = parse_transfer_items(text.value());
+    if (!items)
+      return usage_error("--file " + a.file + ": " + items.error().detail);
+    return items;
+  }
+  if (a.id.empty())
+    return usage_error("--id is required (or --file F)");
+  ledger::transfer t;
+  failure err;
+  auto flags = parse_flags(flag_kind::transfer, a.flags);
+  if (!flags)
+    return flags.error();
+  t.flags = flags.value();
+  if (a.pending)
+    t.flags |= ledger::transfer_flags::pending;
+  if (a.linked)
+    t.flags |= ledger::transfer_flags::linked;
+  if (a.balancing_debit)
+    t.flags |= ledger::transfer_flags::balancing_debit;
+  if (a.balancing_credit)
+    t.flags |= ledger::transfer_flags::balancing_credit;
+  if (!a.post.empty() && !a.void_.empty())
+    return usage_error("--post and --void exclude each other");
+  if ((!a.post.empty() || !a.void_.empty()) && !a.pending_id.empty()) {
+    return usage_error("--post P and --void P name the pending transfer: leave out --pending-id");
+  }
+  if (!a.post.empty()) {
+    t.flags |= ledger::transfer_flags::post_pending_transfer;
+    if (!parse_into(a.post, "--post", parse_u128_arg, t.pending_id.value, err))
+      return err;
+  }
+  if (!a.void_.empty()) {
+    t.flags |= ledger::transfer_flags::void_pending_transfer;
+    if (!parse_into(a.void_, "--void", parse_u128_arg, t.pending_id.value, err))
+      return err;
+  }
+  // A post or void may leave these at zero: they are taken from the pending transfer (DESIGN.md 5).
+  const bool second_phase =
+      (t.flags & (ledger::transfer_flags::post_pending_transfer | ledger::transfer_flags::void_pending_transfer)) != 0;
+  if (!second_phase) {
+    for (auto [value, name] : {std::pair{&a.debit, "--debit"},
+                               {&a.credit, "--credit"},
+                               {&a.amount, "--amount"},
+                               {&a.ledger, "--ledger"},
+                               {&a.code, "--code"}}) {
+      if (value->empty())
+        return usage_error(std::string(name) + " is required (except with --post P or --void P)");
+    }
+  }
+  if (!parse_into(a.id, "--id", parse_u128_arg, t.id.value, err) ||
+      !parse_into(a.debit, "--debit", parse_u128_arg, t.debit_account_id.value, err) ||
+      !parse_into(a.credit, "--credit", parse_u128_arg, t.credit_account_id.value, err) ||
+      !parse_into(a.amount, "--amount", parse_u64_arg, t.amount, err) ||
+      !parse_into(a.ledger, "--ledger", parse_u32_arg, t.ledger, err) ||
+      !parse_into(a.code, "--code", parse_u16_arg, t.code, err) ||
+      !parse_into(a.pending_id, "--pending-id", parse_u128_arg, t.pending_id.value, err) ||
+      !parse_into(a.timeout, "--timeout", parse_u32_arg, t.timeout, err) ||
+      !parse_into(a.user_data_128, "--user-data-128", parse_u128_arg, t.user_data_128, err) ||
+      !parse_into(a.user_data_64, "--user-data-64", parse_u64_arg, t.user_data_64, err) ||
+      !parse_into(a.user_data_32, "--user-data-32", parse_u32_arg, t.user_data_32, err)) {
+    return err;
+  }
+  return std::vector<ledger::transfer>{t};
+}
+
+result<std::vector<account_id>> ids_from_args(const std::vector<std::string>& ids) {
+  if (ids.empty())
+    return usage_error("--id is required");
+  std::vector<account_id> out;
+  out.reserve(ids.size());
+  for (const auto& text : ids) {
+    auto v = parse_u128_arg("--id", text);
+    if (!v)
+      return v.error();
+    out.push_back(account_id{v.value()});
+  }
+  return out;
+}
+
+result<ledger::account_filter> filter_from_args(const query_args& a) {
+  if (a.id.empty())
+    return usage_error("--id is required");
+  ledger::account_filter f;
+  failure err;
+  if (!parse_into(a.id, "--id", parse_u128_arg, f.account.value, err) ||
+      !parse_into(a.limit, "--limit", parse_u32_arg, f.limit, err)) {
+    return err;
+  }
+  if (f.limit < 1 || f.limit > limits::max_query_rows) {
+    return usage_error("--limit: expected 1 to " + std::to_string(limits::max_query_rows));
+  }
+  if (!a.after.empty()) {
+    uint64_t after = 0;
+    if (!parse_into(a.after, "--after", parse_u64_arg, after, err))
+      return err;
+    if (after == UINT64_MAX)
+      return usage_error("--after: no timestamp comes after " + a.after);
+    f.timestamp_min = after + 1;
+  }
+  const bool both = !a.debits && !a.credits;
+  if (a.debits || both)
+    f.flags |= ledger::account_filter_flags::debits;
+  if (a.credits || both)
+    f.flags |= ledger::account_filter_flags::credits;
+  if (a.reversed)
+    f.flags |= ledger::account_filter_flags::reversed;
+  return f;
+}
+
+// ---- Commands ----
+
+int tenant_create(context& ctx, const tenant_create_args& a) {
+  if (a.name.empty())
+    return usage(ctx, "--name must not be empty");
+  if (a.name.size() > limits::max_name_bytes) {
+    return usage(ctx, "--name: at most " + std::to_string(limits::max_name_bytes) + " bytes");
+  }
+  if (a.country.empty())
+    return usage(ctx, "--country must not be empty");
+  opened o;
+  open_operator(ctx, o);
+  if (o.code != exit_processed)
+    return o.code;
+  auto created = o.conn.create_tenant(a.name, a.country);
+  if (!created)
+    return request_failed(ctx, created.error(), o.server);
+  const auto& t = created.value();
+
+  // Store the new client so `--tenant` finds it. Re-read first: keep what changed meanwhile.
+  std::string stored_in;
+  if (!ctx.file_path) {
+    ctx.err << "caudal: warning: no client file to store the credentials in (set CAUDAL_CLIENT_FILE or HOME)\n";
+  } else {
+    auto fresh = client::load_client_file(*ctx.file_path);
+    if (!fresh) {
+      ctx.err << "caudal: warning: credentials not stored: " << fresh.error().detail << '\n';
+    } else {
+      auto file = std::move(fresh).value();
+      if (file.server.empty())
+        file.server = o.server;
+      client::add_tenant(file, t.tenant.id.value,
+                         {t.tenant.name.empty() ? a.name : t.tenant.name, t.client_id, t.client_secret});
+      if (auto saved = client::save_client_file(*ctx.file_path, file); !saved) {
+        ctx.err << "caudal: warning: credentials not stored: " << saved.error().detail << '\n';
+      } else {
+        stored_in = ctx.file_path->string();
+      }
+    }
+  }
+  if (ctx.global.json) {
+    print_json(ctx, tenant_created_json(t));
+  } else {
+    ctx.out << "tenant " << t.tenant.id.value << " created (" << t.tenant.name << ", " << t.tenant.country << ")\n"
+            << "client_id:     " << t.client_id << '\n'
+            << "client_secret: " << t.client_secret << '\n';
+    if (!stored_in.empty())
+      ctx.out << "credentials stored in " << stored_in << '\n';
+  }
+  return exit_processed;
+}
+
+int tenant_list(context& ctx) {
+  opened o;
+  open_operator(ctx, o);
+  if (o.code != exit_processed)
+    return o.code;
+  auto tenants = o.conn.list_tenants();
+  if (!tenants)
+    return request_failed(ctx, tenants.error(), o.server);
+  if (ctx.global.json) {
+    print_json(ctx, tenants_json(tenants.value()));
+  } else {
+    print_tenants(ctx.out, tenants.value());
+  }
+  return exit_processed;
+}
+
+int account_create(context& ctx, const account_create_args& a) {
+  auto items = accounts_from_args(a);
+  if (!items)
+    return usage(ctx, items.error());
+  if (items->size() > limits::max_batch_items)
+    return request_failed(ctx, failure{errc::batch_too_large, "too many items"}, "");
+  opened o;
+  open_tenant(ctx, a.tenant, o);
+  if (o.code != exit_processed)
+    return o.code;
+  auto results = o.conn.create_accounts(items.value());
+  if (!results)
+    return request_failed(ctx, results.error(), o.server);
+  if (ctx.global.json) {
+    print_json(ctx, results_json(results.value()));
+  } else {
+    print_results(ctx.out, results.value(), items.value());
+  }
+  return exit_processed;
+}
+
+int account_get(context& ctx, const lookup_args& a) {
+  auto ids = ids_from_args(a.ids);
+  if (!ids)
+    return usage(ctx, ids.error());
+  if (ids->size() > limits::max_batch_items)
+    return request_failed(ctx, failure{errc::batch_too_large, "too many items"}, "");
+  opened o;
+  open_tenant(ctx, a.tenant, o);
+  if (o.code != exit_processed)
+    return o.code;
+  auto accounts = o.conn.lookup_accounts(ids.value());
+  if (!accounts)
+    return request_failed(ctx, accounts.error(), o.server);
+  if (ctx.global.json) {
+    print_json(ctx, accounts_json(accounts.value()));
+  } else {
+    print_accounts(ctx.out, accounts.value());
+    if (accounts->size() < ids->size())
+      ctx.out << (ids->size() - accounts->size()) << " not found\n";
+  }
+  return exit_processed;
+}
+
+int account_transfers(context& ctx, const query_args& a) {
+  auto filter = filter_from_args(a);
+  if (!filter)
+    return usage(ctx, filter.error());
+  opened o;
+  open_tenant(ctx, a.tenant, o);
+  if (o.code != exit_processed)
+    return o.code;
+  auto transfers = o.conn.account_transfers(filter.value());
+  if (!transfers)
+    return request_failed(ctx, transfers.error(), o.server);
+  if (ctx.global.json) {
+    print_json(ctx, transfer_page_json(transfers.value()));
+  } else {
+    print_transfers(ctx.out, transfers.value());
+    if (!transfers->empty())
+      ctx.out << "next page: --after " << transfers->back().timestamp << '\n';
+  }
+  return exit_processed;
+}
+
+int account_balances(context& ctx, const query_args& a) {
+  auto filter = filter_from_args(a);
+  if (!filter)
+    return usage(ctx, filter.error());
+  opened o;
+  open_tenant(ctx, a.tenant, o);
+  if (o.code != exit_processed)
+    return o.code;
+  auto balances = o.conn.account_balances(filter.value());
+  if (!balances)
+    return request_failed(ctx, balances.error(), o.server);
+  if (ctx.global.json) {
+    print_json(ctx, balance_page_json(balances.value()));
+  } else {
+    print_balances(ctx.out, balances.value());
+    if (!balances->empty())
+      ctx.out << "next page: --after " << balances->back().timestamp << '\n';
+  }
+  return exit_processed;
+}
+
+int transfer_create(context& ctx, const transfer_create_args& a) {
+  auto items = transfers_from_args(a);
+  if (!items)
+    return usage(ctx, items.error());
+  if (items->size() > limits::max_batch_items)
+    return request_failed(ctx, failure{errc::batch_too_large, "too many items"}, "");
+  opened o;
+  open_tenant(ctx, a.tenant, o);
+  if (o.code != exit_processed)
+    return o.code;
+  auto results = o.conn.create_transfers(items.value());
+  if (!results)
+    return request_failed(ctx, results.error(), o.server);
+  if (ctx.global.json) {
+    print_json(ctx, results_json(results.value()));
+  } else {
+    print_results(ctx.out, results.value(), items.value());
+  }
+  return exit_processed;
+}
+
+int transfer_get(context& ctx, const lookup_args& a) {
+  auto ids = ids_from_args(a.ids);
+  if (!ids)
+    return usage(ctx, ids.error());
+  if (ids->size() > limits::max_batch_items)
+    return request_failed(ctx, failure{errc::batch_too_large, "too many items"}, "");
+  std::vector<transfer_id> transfer_ids;
+  transfer_ids.reserve(ids->size());
+  for (const auto& id : ids.value())
+    transfer_ids.push_back(transfer_id{id.value});
+  opened o;
+  open_tenant(ctx, a.tenant, o);
+  if (o.code != exit_processed)
+    return o.code;
+  auto transfers = o.conn.lookup_transfers(transfer_ids);
+  if (!transfers)
+    return request_failed(ctx, transfers.error(), o.server);
+  if (ctx.global.json) {
+    print_json(ctx, transfers_json(transfers.value()));
+  } else {
+    print_transfers(ctx.out, transfers.value());
+    if (transfers->size() < ids->size())
+      ctx.out << (ids->size() - transfers->size()) << " not found\n";
+  }
+  return exit_processed;
+}
+
+int verify(context& ctx) {
+  opened o;
+  open_operator(ctx, o);
+  if (o.code != exit_processed)
+    return o.code;
+  auto report = o.conn.verify();
+  if (!report)
+    return request_failed(ctx, report.error(), o.server);
+  if (ctx.global.json) {
+    print_json(ctx, verify_json(report.value()));
+  } else {
+    print_verify(ctx.out, report.value());
+  }
+  return report->ok ? exit_processed : exit_failed;
+}
+
+}  // namespace caudal::cli

@@ -1,0 +1,90 @@
+#pragma once
+// A blocking client of Caudal's Cap'n Proto RPC API (schemas/api.capnp): the CLI, the benchmark and the
+// integration tests use it.
+//
+// Threading: a connection runs the kj event loop of the thread that opened it and must only be used on
+// that thread. Several connections on one thread share that thread's loop (kj allows one per thread); the
+// loop goes away with the last of them. No call is ever left waiting: each has a deadline
+// (options::timeout_ms). Failures are values: capnp/kj exceptions never escape this class.
+//
+// Errors: a request the server refused answers failure{the response's error code}; a lost or refused
+// connection answers errc::node_down; a deadline passed answers errc::timeout (the outcome is unknown;
+// retry with the same ids); more than limits::max_batch_items items answers errc::batch_too_large without
+// sending anything.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/ledger/result_codes.hpp"
+#include "actors/ledger/types.hpp"
+#include "base/ids.hpp"
+#include "base/result.hpp"
+#include "schemas/codec.hpp"
+
+namespace caudal::client {
+
+struct options {
+  std::string server;  // "host:port" (IPv6: "[::1]:7400"); the port defaults to 7400
+  std::string client_id;
+  std::string client_secret;
+  uint32_t timeout_ms = 30000;  // deadline of each call (and of open() as a whole)
+};
+
+constexpr uint16_t default_port = 7400;
+
+using tenant_info = wire::tenant_info;
+using verify_report = wire::verify_report;
+using fault_kind = wire::fault_kind;
+using fault = wire::fault;
+
+struct new_tenant {
+  tenant_info tenant;
+  std::string client_id;
+  std::string client_secret;  // shown once: the server keeps only its hash
+};
+
+// Per-item results of a create call, one per item, in request order. A value above
+// ledger::create_*_result_max comes from a newer server and has no name here.
+using account_results = std::vector<ledger::create_account_result>;
+using transfer_results = std::vector<ledger::create_transfer_result>;
+
+class connection {
+ public:
+  connection();
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+  connection(connection&&) noexcept;
+  connection& operator=(connection&&) noexcept;
+
+  // Connects and authenticates; on success the session is bound to tenant_id() (or is an operator session,
+  // is_admin()). Calling it again drops the current session first (reconnect after node_down).
+  result<void> open(const options& o);
+  void close();
+  bool is_open() const;
+
+  tenant_id tenant() const;  // 0 for operator sessions
+  bool is_admin() const;
+
+  // Tenant sessions. Batches: 1..limits::max_batch_items items (an empty batch is sent and answered empty).
+  result<account_results> create_accounts(const std::vector<ledger::account>& accounts);
+  result<transfer_results> create_transfers(const std::vector<ledger::transfer>& transfers);
+  // The ones found, in request order.
+  result<std::vector<ledger::account>> lookup_accounts(const std::vector<account_id>& ids);
+  result<std::vector<ledger::transfer>> lookup_transfers(const std::vector<transfer_id>& ids);
+  result<std::vector<ledger::transfer>> account_transfers(const ledger::account_filter& filter);
+  result<std::vector<ledger::account_balance>> account_balances(const ledger::account_filter& filter);
+
+  // Operator sessions (is_admin()); others answer errc::forbidden.
+  result<new_tenant> create_tenant(const std::string& name, const std::string& country);
+  result<std::vector<tenant_info>> list_tenants();
+  result<verify_report> verify();
+  result<void> inject_fault(const fault& f);  // nodes without --test-hooks answer errc::not_enabled
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace caudal::client

@@ -1,0 +1,303 @@
+// commit_group: every tenant's effects of one writer tick in ONE transaction (group commit, DESIGN 3a).
+// New rows go in by binary COPY (one per table), changed rows by one UPDATE .. FROM unnest(arrays) per table:
+// a fixed number of round trips whatever the group's size, never one per row.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "storage/ledger_rows.hpp"
+#include "storage/ledger_store.hpp"
+
+namespace caudal::storage {
+
+namespace {
+
+constexpr const char* copy_accounts_sql =
+    "COPY accounts (tenant_id, id, user_data_128, user_data_64, user_data_32, ledger, code, flags, "
+    "debits_pending, debits_posted, credits_pending, credits_posted, timestamp, version) FROM STDIN (FORMAT binary)";
+constexpr const char* copy_transfers_sql =
+    "COPY transfers (tenant_id, id, debit_account_id, credit_account_id, amount, pending_id, user_data_128, "
+    "user_data_64, user_data_32, timeout, ledger, code, flags, timestamp) FROM STDIN (FORMAT binary)";
+constexpr const char* copy_pending_sql =
+    "COPY pending_transfers (tenant_id, id, state, expires_at) FROM STDIN (FORMAT binary)";
+constexpr const char* copy_failed_sql = "COPY failed_transfers (tenant_id, id, result) FROM STDIN (FORMAT binary)";
+constexpr const char* copy_history_sql =
+    "COPY account_balances (tenant_id, account_id, timestamp, debits_pending, debits_posted, credits_pending, "
+    "credits_posted) FROM STDIN (FORMAT binary)";
+
+// A pending transfer moves out of state 1 once: updating one in another state is a bug upstream, and the
+// row count check below turns it into a failed commit instead of a silent overwrite.
+constexpr const char* update_pending_sql =
+    "UPDATE pending_transfers p SET state = u.state FROM unnest($1::bigint[], $2::uuid[], $3::smallint[]) "
+    "AS u(tenant_id, id, state) WHERE p.tenant_id = u.tenant_id AND p.id = u.id AND p.state = 1";
+constexpr const char* update_accounts_sql =
+    "UPDATE accounts a SET debits_pending = u.dp, debits_posted = u.dpo, credits_pending = u.cp, "
+    "credits_posted = u.cpo, version = u.v FROM unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::bigint[], "
+    "$5::bigint[], $6::bigint[], $7::bigint[]) AS u(tenant_id, id, dp, dpo, cp, cpo, v) "
+    "WHERE a.tenant_id = u.tenant_id AND a.id = u.id";
+constexpr const char* update_tenants_sql =
+    "UPDATE tenants t SET last_timestamp = GREATEST(t.last_timestamp, u.ts) "
+    "FROM unnest($1::bigint[], $2::bigint[]) AS u(tenant_id, ts) WHERE t.tenant_id = u.tenant_id";
+
+// An update of one tenant's row, remembered with its position so duplicates resolve deterministically.
+template <class T>
+struct keyed {
+  uint64_t tenant;
+  const T* item;
+  size_t order;
+};
+
+// Sorted by (tenant, id) and reduced to one entry per key: of two entries a, b of one key (b later in the
+// group), b replaces a when later_wins(a, b).
+template <class T, class Id, class LaterWins>
+std::vector<keyed<T>> one_per_key(std::vector<keyed<T>> v, Id id_of, LaterWins later_wins) {
+  std::sort(v.begin(), v.end(), [&](const keyed<T>& a, const keyed<T>& b) {
+    if (a.tenant != b.tenant)
+      return a.tenant < b.tenant;
+    if (id_of(*a.item) != id_of(*b.item))
+      return id_of(*a.item) < id_of(*b.item);
+    return a.order < b.order;
+  });
+  std::vector<keyed<T>> out;
+  out.reserve(v.size());
+  for (const auto& k : v) {
+    if (!out.empty() && out.back().tenant == k.tenant && id_of(*out.back().item) == id_of(*k.item)) {
+      if (later_wins(*out.back().item, *k.item))
+        out.back() = k;
+    } else {
+      out.push_back(k);
+    }
+  }
+  return out;
+}
+
+// Everything one group writes, encoded; built before the transaction starts so it stays short.
+struct encoded_group {
+  codec::copy_binary accounts, transfers, pending, failed, history;
+  // UPDATE parameters: binary arrays (the server parses no text).
+  using arr = codec::array_binary;
+  size_t pending_updates = 0;
+  arr pu_tenant{arr::int8_oid, 0, 8}, pu_id{arr::uuid_oid, 0, 16}, pu_state{arr::int2_oid, 0, 2};
+  size_t account_updates = 0;
+  arr au_tenant{arr::int8_oid, 0, 8}, au_id{arr::uuid_oid, 0, 16}, au_dp{arr::int8_oid, 0, 8},
+      au_dpo{arr::int8_oid, 0, 8}, au_cp{arr::int8_oid, 0, 8}, au_cpo{arr::int8_oid, 0, 8}, au_v{arr::int8_oid, 0, 8};
+  size_t tenant_clocks = 0;
+  arr tc_tenant{arr::int8_oid, 0, 8}, tc_ts{arr::int8_oid, 0, 8};
+
+  explicit encoded_group(size_t transfers_hint)
+      : accounts(0), transfers(transfers_hint, 2 + 14 * 4 + 5 * 16 + 9 * 8), pending(0), failed(0), history(0) {}
+};
+
+size_t count_transfers(const std::vector<tenant_commit>& group) {
+  size_t n = 0;
+  for (const auto& tc : group)
+    n += tc.changes->created_transfers.size();
+  return n;
+}
+
+// Column widths follow 0001_ledger.sql: uuid, bigint (i64), integer (i32: code, flags), smallint (i16).
+void encode_inserts(const std::vector<tenant_commit>& group, encoded_group& g) {
+  for (const auto& tc : group) {
+    const auto tenant = static_cast<int64_t>(tc.tenant.value);
+    const ledger::effects& e = *tc.changes;
+    for (const auto& a : e.created_accounts) {
+      g.accounts.begin_row(14);
+      g.accounts.i64(tenant).uuid(a.id.value).uuid(a.user_data_128).u64_bits(a.user_data_64).i64(a.user_data_32);
+      g.accounts.i64(a.ledger).i32(a.code).i32(a.flags).u64_bits(a.debits_pending).u64_bits(a.debits_posted);
+      g.accounts.u64_bits(a.credits_pending).u64_bits(a.credits_posted).u64_bits(a.timestamp).u64_bits(a.timestamp);
+    }
+    for (const auto& t : e.created_transfers) {
+      g.transfers.begin_row(14);
+      g.transfers.i64(tenant).uuid(t.id.value).uuid(t.debit_account_id.value).uuid(t.credit_account_id.value);
+      g.transfers.u64_bits(t.amount).uuid(t.pending_id.value).uuid(t.user_data_128).u64_bits(t.user_data_64);
+      g.transfers.i64(t.user_data_32).i64(t.timeout).i64(t.ledger).i32(t.code).i32(t.flags).u64_bits(t.timestamp);
+      if ((t.flags & ledger::transfer_flags::pending) != 0) {
+        g.pending.begin_row(4);
+        g.pending.i64(tenant).uuid(t.id.value).i16(static_cast<int16_t>(ledger::pending_state::pending));
+        g.pending.u64_bits(ledger::expires_at(t));
+      }
+    }
+    for (const auto& f : e.failed_transfers) {
+      g.failed.begin_row(3);
+      g.failed.i64(tenant).uuid(f.id.value).i16(static_cast<int16_t>(f.result));
+    }
+    for (const auto& h : e.history) {
+      g.history.begin_row(7);
+      g.history.i64(tenant).uuid(h.account.value).u64_bits(h.balance.timestamp).u64_bits(h.balance.debits_pending);
+      g.history.u64_bits(h.balance.debits_posted).u64_bits(h.balance.credits_pending);
+      g.history.u64_bits(h.balance.credits_posted);
+    }
+  }
+}
+
+void encode_updates(const std::vector<tenant_commit>& group, encoded_group& g) {
+  std::vector<keyed<ledger::pending_update>> pending;
+  std::vector<keyed<ledger::account_update>> accounts;
+  std::vector<std::pair<uint64_t, uint64_t>> clocks;  // (tenant, last_timestamp)
+  size_t order = 0;
+  for (const auto& tc : group) {
+    for (const auto& u : tc.changes->pending_updates)
+      pending.push_back({tc.tenant.value, &u, order++});
+    for (const auto& u : tc.changes->account_updates)
+      accounts.push_back({tc.tenant.value, &u, order++});
+    if (tc.changes->last_timestamp > 0)
+      clocks.emplace_back(tc.tenant.value, tc.changes->last_timestamp);
+  }
+  // A pending transfer's last change in the group wins; an account's newest version wins (ties: the later).
+  pending = one_per_key(
+      std::move(pending), [](const ledger::pending_update& u) { return u.id.value; },
+      [](const ledger::pending_update&, const ledger::pending_update&) { return true; });
+  accounts = one_per_key(
+      std::move(accounts), [](const ledger::account_update& u) { return u.id.value; },
+      [](const ledger::account_update& kept, const ledger::account_update& later) {
+        return later.version >= kept.version;
+      });
+  g.pending_updates = pending.size();
+  for (const auto& k : pending) {
+    g.pu_tenant.add_u64_bits(k.tenant);
+    g.pu_id.add_uuid(k.item->id.value);
+    g.pu_state.add_i16(static_cast<int16_t>(k.item->state));
+  }
+  g.account_updates = accounts.size();
+  for (const auto& k : accounts) {
+    g.au_tenant.add_u64_bits(k.tenant);
+    g.au_id.add_uuid(k.item->id.value);
+    g.au_dp.add_u64_bits(k.item->debits_pending);
+    g.au_dpo.add_u64_bits(k.item->debits_posted);
+    g.au_cp.add_u64_bits(k.item->credits_pending);
+    g.au_cpo.add_u64_bits(k.item->credits_posted);
+    g.au_v.add_u64_bits(k.item->version);
+  }
+  std::sort(clocks.begin(), clocks.end());
+  for (size_t i = 0; i < clocks.size(); ++i) {
+    if (i + 1 < clocks.size() && clocks[i + 1].first == clocks[i].first)
+      continue;  // sorted: the last entry of a tenant holds its largest timestamp
+    g.tc_tenant.add_u64_bits(clocks[i].first);
+    g.tc_ts.add_u64_bits(clocks[i].second);
+    ++g.tenant_clocks;
+  }
+}
+
+uint64_t affected_rows(const pg_rows& r) {
+  const char* n = PQcmdTuples(r.raw());
+  return n != nullptr && *n != '\0' ? std::strtoull(n, nullptr, 10) : 0;
+}
+
+failure commit_failed(failure f) {
+  return failure{errc::commit_failed, std::move(f.detail)};
+}
+
+// An UPDATE .. FROM unnest(arrays) that must touch exactly `expected` rows (every updated row exists).
+result<void> update_exactly(pg_connection& c, const char* name, const char* sql,
+                            std::initializer_list<codec::array_binary*> arrays, size_t expected, const char* what) {
+  std::vector<pg_connection::param> params;
+  for (auto* a : arrays) {
+    const std::string& bytes = a->finish();
+    params.push_back({bytes.data(), static_cast<int>(bytes.size()), 1});
+  }
+  auto r = c.query_prepared_binary(name, sql, params);
+  if (!r.ok())
+    return r.error();
+  const uint64_t n = affected_rows(r.value());
+  if (n != expected)
+    return failure{errc::internal,
+                   std::string(what) + ": updated " + std::to_string(n) + " rows of " + std::to_string(expected)};
+  return {};
+}
+
+// Every statement of the group, inside the open transaction. Any failure: the caller rolls back.
+result<void> write_group(pg_connection& c, encoded_group& g) {
+  if (g.accounts.rows() > 0)
+    if (auto r = c.copy_in(copy_accounts_sql, g.accounts.finish()); !r.ok())
+      return r;
+  if (g.transfers.rows() > 0)
+    if (auto r = c.copy_in(copy_transfers_sql, g.transfers.finish()); !r.ok())
+      return r;
+  if (g.pending.rows() > 0)
+    if (auto r = c.copy_in(copy_pending_sql, g.pending.finish()); !r.ok())
+      return r;
+  if (g.pending_updates > 0)
+    if (auto r = update_exactly(c, "lc_update_pending", update_pending_sql, {&g.pu_tenant, &g.pu_id, &g.pu_state},
+                                g.pending_updates, "pending_transfers (a pending update of a transfer not pending)");
+        !r.ok())
+      return r;
+  if (g.failed.rows() > 0)
+    if (auto r = c.copy_in(copy_failed_sql, g.failed.finish()); !r.ok())
+      return r;
+  if (g.history.rows() > 0)
+    if (auto r = c.copy_in(copy_history_sql, g.history.finish()); !r.ok())
+      return r;
+  if (g.account_updates > 0)
+    if (auto r = update_exactly(c, "lc_update_accounts", update_accounts_sql,
+                                {&g.au_tenant, &g.au_id, &g.au_dp, &g.au_dpo, &g.au_cp, &g.au_cpo, &g.au_v},
+                                g.account_updates, "accounts (an update of an account that does not exist)");
+        !r.ok())
+      return r;
+  if (g.tenant_clocks > 0)
+    if (auto r = update_exactly(c, "lc_update_tenants", update_tenants_sql, {&g.tc_tenant, &g.tc_ts}, g.tenant_clocks,
+                                "tenants (a clock of a tenant that does not exist)");
+        !r.ok())
+      return r;
+  return {};
+}
+
+// Rolls back after a failure inside the transaction; the caller reconnects anyway when the connection broke.
+failure roll_back(pg_connection& c, failure f) {
+  if (c.healthy())
+    (void)c.exec("ROLLBACK");
+  return commit_failed(std::move(f));
+}
+
+// Sends COMMIT and classifies its outcome.
+result<void> send_commit(pg_connection& c) {
+  PGconn* raw = c.raw();
+  // The backend may have gone while we waited (terminated, crashed): then COMMIT is never sent, nothing
+  // was committed, and the answer is certain.
+  if (!c.check_alive() || PQtransactionStatus(raw) != PQTRANS_INTRANS)
+    return roll_back(c, failure{errc::internal, "connection lost or transaction aborted before COMMIT"});
+  pg_rows r(PQexec(raw, "COMMIT"));
+  if (r.raw() != nullptr && PQresultStatus(r.raw()) == PGRES_COMMAND_OK) {
+    if (std::strcmp(PQcmdStatus(r.raw()), "COMMIT") == 0)
+      return {};
+    return failure{errc::commit_failed, "COMMIT answered " + std::string(PQcmdStatus(r.raw()))};
+  }
+  failure f = c.failure_from(r.raw(), "COMMIT");
+  // No answer, a dead connection or a FATAL error (the backend ended while committing): COMMIT may have
+  // been applied. A plain ERROR from a live connection means the server rolled the transaction back.
+  const char* severity = r.raw() != nullptr ? PQresultErrorField(r.raw(), PG_DIAG_SEVERITY_NONLOCALIZED) : nullptr;
+  const bool fatal =
+      severity != nullptr && (std::strcmp(severity, "FATAL") == 0 || std::strcmp(severity, "PANIC") == 0);
+  if (r.raw() == nullptr || !c.healthy() || fatal)
+    return failure{errc::commit_outcome_unknown, std::move(f.detail)};
+  return failure{errc::commit_failed, std::move(f.detail)};
+}
+
+}  // namespace
+
+result<void> commit_group(pg_connection& c, const std::vector<tenant_commit>& group, uint32_t delay_before_commit_ms) {
+  encoded_group g(count_transfers(group));
+  encode_inserts(group, g);
+  encode_updates(group, g);
+  if (g.accounts.rows() + g.transfers.rows() + g.failed.rows() + g.history.rows() + g.pending_updates +
+          g.account_updates + g.tenant_clocks ==
+      0)
+    return {};  // nothing to persist
+  if (!c.healthy())
+    return failure{errc::database_unavailable, c.failure_from(nullptr, "commit_group").detail};
+  // A transaction left open by an earlier failure would swallow this one: close it first.
+  if (PQtransactionStatus(c.raw()) != PQTRANS_IDLE)
+    (void)c.exec("ROLLBACK");
+  if (auto begun = c.exec("BEGIN"); !begun.ok()) {
+    if (!c.healthy())
+      return failure{errc::database_unavailable, begun.error().detail};
+    return roll_back(c, begun.error());
+  }
+  if (auto written = write_group(c, g); !written.ok())
+    return roll_back(c, written.error());
+  if (delay_before_commit_ms > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_before_commit_ms));
+  return send_commit(c);
+}
+
+}  // namespace caudal::storage

@@ -1,0 +1,166 @@
+// verify(): the ledger checker (DESIGN 4.3). Recomputes the invariants from the rows in one REPEATABLE READ
+// snapshot with a few aggregate queries (one scan of each table), never a round trip per account.
+#include <string>
+
+#include "actors/ledger/types.hpp"
+#include "storage/admin_store.hpp"
+#include "storage/ledger_rows.hpp"
+
+namespace caudal::storage {
+
+namespace {
+
+constexpr size_t max_violations = 100;
+// Each query asks one more row than can be reported, so the report is bounded whatever the damage.
+constexpr const char* limit_clause = " LIMIT 101";
+
+static_assert(ledger::transfer_flags::pending == 2 && ledger::transfer_flags::void_pending_transfer == 8,
+              "the SQL below tests flag bits 2 (pending) and 8 (void_pending_transfer); 10 = both");
+
+constexpr const char* counts_sql =
+    "SELECT (SELECT count(*) FROM tenants), (SELECT count(*) FROM accounts), (SELECT count(*) FROM transfers)";
+
+// (1) Double entry per tenant and ledger.
+constexpr const char* ledgers_sql =
+    "SELECT tenant_id, ledger, sum(debits_posted), sum(credits_posted), sum(debits_pending), sum(credits_pending) "
+    "FROM accounts GROUP BY tenant_id, ledger "
+    "HAVING sum(debits_posted) <> sum(credits_posted) OR sum(debits_pending) <> sum(credits_pending) "
+    "ORDER BY tenant_id, ledger";
+
+// (2) Every account's balances against its transfers: one pass over transfers, each row counted on its debit
+// and its credit side; a FULL JOIN also finds transfers whose account has no row.
+//   posted:  neither pending nor void (single-phase and post rows)
+//   pending: pending rows whose pending_transfers.state is still 1
+constexpr const char* accounts_sql =
+    "WITH s AS ("
+    "  SELECT t.tenant_id, v.account_id,"
+    "    coalesce(sum(t.amount) FILTER (WHERE v.debit AND t.flags & 10 = 0), 0) AS dpo,"
+    "    coalesce(sum(t.amount) FILTER (WHERE NOT v.debit AND t.flags & 10 = 0), 0) AS cpo,"
+    "    coalesce(sum(t.amount) FILTER (WHERE v.debit AND t.flags & 2 <> 0 AND p.state = 1), 0) AS dp,"
+    "    coalesce(sum(t.amount) FILTER (WHERE NOT v.debit AND t.flags & 2 <> 0 AND p.state = 1), 0) AS cp"
+    "  FROM transfers t LEFT JOIN pending_transfers p ON p.tenant_id = t.tenant_id AND p.id = t.id"
+    "  CROSS JOIN LATERAL (VALUES (t.debit_account_id, true), (t.credit_account_id, false)) AS v(account_id, debit)"
+    "  GROUP BY t.tenant_id, v.account_id)"
+    "SELECT coalesce(a.tenant_id, s.tenant_id), coalesce(a.id, s.account_id), a.id IS NULL,"
+    "  a.debits_posted, coalesce(s.dpo, 0), a.credits_posted, coalesce(s.cpo, 0),"
+    "  a.debits_pending, coalesce(s.dp, 0), a.credits_pending, coalesce(s.cp, 0) "
+    "FROM accounts a FULL JOIN s ON s.tenant_id = a.tenant_id AND s.account_id = a.id "
+    "WHERE a.id IS NULL OR a.debits_posted <> coalesce(s.dpo, 0) OR a.credits_posted <> coalesce(s.cpo, 0)"
+    "  OR a.debits_pending <> coalesce(s.dp, 0) OR a.credits_pending <> coalesce(s.cp, 0) "
+    "ORDER BY 1, 2";
+
+// (3) pending_transfers rows and pending transfers match one to one.
+constexpr const char* pending_sql =
+    "SELECT p.tenant_id, p.id, 'a pending_transfers row without a pending transfer' FROM pending_transfers p "
+    "LEFT JOIN transfers t ON t.tenant_id = p.tenant_id AND t.id = p.id WHERE t.id IS NULL OR t.flags & 2 = 0 "
+    "UNION ALL "
+    "SELECT t.tenant_id, t.id, 'a pending transfer without a pending_transfers row' FROM transfers t "
+    "WHERE t.flags & 2 <> 0 AND NOT EXISTS (SELECT 1 FROM pending_transfers p "
+    "WHERE p.tenant_id = t.tenant_id AND p.id = t.id) "
+    "ORDER BY 1, 2";
+
+std::string decimal_id(const char* uuid) {
+  u128 v;
+  return codec::parse_uuid(uuid, v) ? to_decimal(v) : std::string(uuid);
+}
+
+class report_builder {
+ public:
+  explicit report_builder(verify_report& r) : r_(r) {}
+  void add(std::string v) {
+    r_.ok = false;
+    if (r_.violations.size() < max_violations)
+      r_.violations.push_back(std::move(v));
+  }
+
+ private:
+  verify_report& r_;
+};
+
+result<void> check_counts(pg_connection& c, verify_report& out) {
+  auto r = c.query(counts_sql, {});
+  if (!r.ok())
+    return r.error();
+  int64_t tenants = 0, accounts = 0, transfers = 0;
+  if (r->size() != 1 || !codec::parse_i64(r->text(0, 0), tenants) || !codec::parse_i64(r->text(0, 1), accounts) ||
+      !codec::parse_i64(r->text(0, 2), transfers))
+    return result<void>(errc::internal, "verify: malformed counts");
+  out.tenants_checked = static_cast<uint32_t>(tenants);
+  out.accounts_checked = static_cast<uint64_t>(accounts);
+  out.transfers_checked = static_cast<uint64_t>(transfers);
+  return {};
+}
+
+result<void> check_ledgers(pg_connection& c, report_builder& out) {
+  auto r = c.query(std::string(ledgers_sql) + limit_clause, {});
+  if (!r.ok())
+    return r.error();
+  for (int i = 0; i < r->size(); ++i) {
+    const std::string where = std::string("tenant ") + r->text(i, 0) + " ledger " + r->text(i, 1) + ": ";
+    if (std::string(r->text(i, 2)) != r->text(i, 3))
+      out.add(where + "sum of debits_posted " + r->text(i, 2) + " != sum of credits_posted " + r->text(i, 3));
+    if (std::string(r->text(i, 4)) != r->text(i, 5))
+      out.add(where + "sum of debits_pending " + r->text(i, 4) + " != sum of credits_pending " + r->text(i, 5));
+  }
+  return {};
+}
+
+result<void> check_accounts(pg_connection& c, report_builder& out) {
+  auto r = c.query(std::string(accounts_sql) + limit_clause, {});
+  if (!r.ok())
+    return r.error();
+  static const char* const names[] = {"debits_posted", "credits_posted", "debits_pending", "credits_pending"};
+  for (int i = 0; i < r->size(); ++i) {
+    const std::string where = std::string("tenant ") + r->text(i, 0) + " account " + decimal_id(r->text(i, 1)) + ": ";
+    if (r->text(i, 2)[0] == 't') {
+      out.add(where + "has transfers but no account row (debits_posted " + r->text(i, 4) + ", credits_posted " +
+              r->text(i, 6) + ")");
+      continue;
+    }
+    for (int k = 0; k < 4; ++k) {
+      const int stored = 3 + 2 * k;
+      if (std::string(r->text(i, stored)) != r->text(i, stored + 1))
+        out.add(where + names[k] + " " + r->text(i, stored) + " != " + r->text(i, stored + 1) + " from its transfers");
+    }
+  }
+  return {};
+}
+
+result<void> check_pending(pg_connection& c, report_builder& out) {
+  auto r = c.query(std::string(pending_sql) + limit_clause, {});
+  if (!r.ok())
+    return r.error();
+  for (int i = 0; i < r->size(); ++i)
+    out.add(std::string("tenant ") + r->text(i, 0) + " transfer " + decimal_id(r->text(i, 1)) + ": " + r->text(i, 2));
+  return {};
+}
+
+result<verify_report> run_checks(pg_connection& c) {
+  verify_report report;
+  report_builder out(report);
+  if (auto r = check_counts(c, report); !r.ok())
+    return r.error();
+  if (auto r = check_ledgers(c, out); !r.ok())
+    return r.error();
+  if (auto r = check_accounts(c, out); !r.ok())
+    return r.error();
+  if (auto r = check_pending(c, out); !r.ok())
+    return r.error();
+  return report;
+}
+
+}  // namespace
+
+result<verify_report> verify(pg_connection& c) {
+  if (PQtransactionStatus(c.raw()) == PQTRANS_INTRANS || PQtransactionStatus(c.raw()) == PQTRANS_INERROR)
+    (void)c.exec("ROLLBACK");
+  if (auto begun = c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !begun.ok())
+    return begun.error();
+  auto report = run_checks(c);
+  // Read only: ending it either way changes nothing.
+  if (c.healthy())
+    (void)c.exec(report.ok() ? "COMMIT" : "ROLLBACK");
+  return report;
+}
+
+}  // namespace caudal::storage

@@ -1,0 +1,175 @@
+#include "tests/support/node_process.hpp"
+
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace caudal::test {
+
+namespace {
+
+std::string make_temp_dir() {
+  char tmpl[] = "/tmp/caudal-node-test-XXXXXX";
+  char* d = mkdtemp(tmpl);
+  REQUIRE_MESSAGE(d != nullptr, "cannot create a temp folder");
+  return d;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string field(const std::string& line, const std::string& key) {
+  auto p = line.find(key + "=");
+  if (p == std::string::npos)
+    return {};
+  p += key.size() + 1;
+  auto e = line.find_first_of(" \n", p);
+  return line.substr(p, e == std::string::npos ? std::string::npos : e - p);
+}
+
+bool wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid || r < 0)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+}  // namespace
+
+node_process::node_process(node_options opts) : opts_(std::move(opts)) {
+  dir_ = make_temp_dir();
+  log_ = dir_ + "/node.log";
+  {
+    std::ofstream s(dir_ + "/operator.secret");
+    s << opts_.operator_secret << "\n";
+  }
+  chmod((dir_ + "/operator.secret").c_str(), 0600);
+  start();
+}
+
+node_process::~node_process() {
+  if (pid_ > 0)
+    stop();
+}
+
+void node_process::start() {
+  REQUIRE(pid_ <= 0);
+  std::string ready = dir_ + "/ready";
+  std::remove(ready.c_str());
+  std::vector<std::string> args = {CAUDAL_NODE_BINARY,
+                                   "--pg-url",
+                                   opts_.pg_url,
+                                   "--rpc-listen",
+                                   "127.0.0.1:0",
+                                   "--http-listen",
+                                   "127.0.0.1:0",
+                                   "--sql-dir",
+                                   CAUDAL_SQL_DIR,
+                                   "--operator-client-id",
+                                   opts_.operator_client_id,
+                                   "--operator-secret-file",
+                                   dir_ + "/operator.secret",
+                                   "--log-file",
+                                   log_,
+                                   "--log-level",
+                                   "debug"};
+  if (opts_.test_hooks)
+    args.push_back("--test-hooks");
+  for (auto& a : opts_.extra_args)
+    args.push_back(a);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    setenv("CAUDAL_READY_FILE", ready.c_str(), 1);
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  pid_ = pid;
+  // Generous: a busy 2-core machine, Argon2 hashing of the operator secret, migrations.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::string line = read_file(ready);
+    if (line.find('\n') != std::string::npos) {
+      rpc_ = field(line, "rpc");
+      http_ = field(line, "http");
+      return;
+    }
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      FAIL("caudal-node exited during start; log:\n" << log_tail());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  FAIL("caudal-node did not become ready within 60 s; log:\n" << log_tail());
+}
+
+void node_process::stop() {
+  if (pid_ <= 0)
+    return;
+  kill(pid_, SIGTERM);
+  if (!wait_exit(pid_, std::chrono::seconds(20))) {
+    kill(pid_, SIGKILL);
+    wait_exit(pid_, std::chrono::seconds(10));
+  }
+  pid_ = -1;
+}
+
+void node_process::kill9() {
+  if (pid_ <= 0)
+    return;
+  kill(pid_, SIGKILL);
+  wait_exit(pid_, std::chrono::seconds(10));
+  pid_ = -1;
+}
+
+std::string node_process::log_tail(size_t lines) const {
+  std::string all = read_file(log_);
+  size_t pos = all.size();
+  for (size_t n = 0; n <= lines && pos > 0; ++n) {
+    pos = all.rfind('\n', pos - 1);
+    if (pos == std::string::npos) {
+      pos = 0;
+      break;
+    }
+  }
+  return all.substr(pos);
+}
+
+std::string run_command(const std::string& cmd, int* exit_status) {
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE_MESSAGE(p != nullptr, "cannot run: " << cmd);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+    out.append(buf, n);
+  int st = pclose(p);
+  if (exit_status)
+    *exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
+}  // namespace caudal::test

@@ -1,0 +1,50 @@
+#pragma once
+// A real caudal-node process for integration tests: started on free ports (port 0, addresses read back
+// from CAUDAL_READY_FILE), with its own log file, stopped (or killed) by the test.
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace caudal::test {
+
+struct node_options {
+  std::string pg_url;                          // the test's database
+  std::string operator_client_id = "operator";
+  std::string operator_secret = "test-operator-secret-0123456789";
+  bool test_hooks = true;
+  std::vector<std::string> extra_args;  // more flags, e.g. {"--account-idle-ms", "200"}
+};
+
+class node_process {
+ public:
+  explicit node_process(node_options opts);  // starts and waits until it serves (fails the test if not)
+  ~node_process();                           // SIGTERM, then SIGKILL after a grace period
+  node_process(const node_process&) = delete;
+  node_process& operator=(const node_process&) = delete;
+
+  void start();
+  void stop();       // SIGTERM and wait
+  void kill9();      // SIGKILL and wait: a crash
+  void restart() { stop(); start(); }
+  bool running() const { return pid_ > 0; }
+
+  const std::string& rpc_address() const { return rpc_; }
+  const std::string& http_address() const { return http_; }
+  const std::string& log_path() const { return log_; }
+  const node_options& options() const { return opts_; }
+  std::string log_tail(size_t lines = 40) const;
+
+ private:
+  node_options opts_;
+  std::string dir_;  // temp folder: log, ready file, operator secret
+  std::string log_;
+  std::string rpc_;
+  std::string http_;
+  pid_t pid_ = -1;
+};
+
+// Runs a shell command and returns its stdout (fails the test when it cannot run).
+std::string run_command(const std::string& cmd, int* exit_status = nullptr);
+
+}  // namespace caudal::test

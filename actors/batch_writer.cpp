@@ -39,12 +39,13 @@ class writer {
       running = false;
       self_->fail_state(std::move(m.reason));
     };
+    auto on_stop = [&](stop_atom) { running = false; };
     while (running) {
       // Block for the first message, then take whatever else is already queued: that is the group.
-      self_->receive(on_commit, on_barrier, on_delay, on_exit);
+      self_->receive(on_commit, on_barrier, on_delay, on_exit, on_stop);
       bool drained = false;
       while (running && !drained && items_ < cfg_.max_items)
-        self_->receive(on_commit, on_barrier, on_delay, on_exit,
+        self_->receive(on_commit, on_barrier, on_delay, on_exit, on_stop,
                        caf::after(std::chrono::seconds(0)) >> [&] { drained = true; });
       flush();
     }

@@ -5,6 +5,9 @@
 // Runs as a blocking actor on its own thread (libpq blocks). Ordering: units are committed in the order
 // they arrive, so a tenant's acknowledgements come back in its seq order.
 //
+// Stopping: (stop_atom) ends it after the group at hand is written (a blocking actor does not stop on an
+// exit message by itself).
+//
 // Poisoning: when a transaction fails, every tenant in it is poisoned for that working-set generation:
 // its later units of the same generation are failed without being written (they were computed on top
 // of the failed state). A unit with a newer generation (the tenant rebuilt) lifts the poison.

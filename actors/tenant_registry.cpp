@@ -157,6 +157,13 @@ void on_idle(registry_self* self, tenant_id t, uint64_t requests_seen, uint64_t 
 caf::behavior tenant_registry(registry_self* self, services_ptr services) {
   self->state.services = services;
   self->set_down_handler([=](caf::down_msg& m) { on_tenant_down(self, m); });
+  // The registry owns the tenant actors: they stop with it (node shutdown).
+  self->set_exit_handler([=](caf::exit_msg& m) {
+    for (auto& [t, e] : self->state.tenants)
+      if (e.handle)
+        self->send_exit(e.handle, m.reason);
+    self->quit(m.reason);
+  });
   // Pending transfers of tenants that are not active must still expire on time, also after a restart.
   self->request(services->readers, std::chrono::seconds(60), next_expiries_atom::value)
       .then(

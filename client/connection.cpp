@@ -66,8 +66,8 @@ void fill_ids(Builder list, const std::vector<Item>& ids) {
 struct connection::impl {
   // Declaration order is destruction order in reverse: capabilities go before the RPC system, the RPC
   // system before its stream, all of them before the loop.
-  std::shared_ptr<thread_loop> loop;
-  std::thread::id owner = std::this_thread::get_id();
+  std::shared_ptr<thread_loop> loop;  // set by open(), on the thread that then owns the connection
+  std::thread::id owner;
   uint32_t timeout_ms = 30000;
   kj::Own<kj::AsyncIoStream> stream;
   kj::Own<capnp::TwoPartyClient> rpc;
@@ -95,7 +95,9 @@ struct connection::impl {
   }
 
   bool on_owner_thread() const {
-    assert(owner == std::this_thread::get_id() && "a connection is used only on the thread that made it");
+    if (!loop)
+      return true;  // not bound to a thread yet (or closed)
+    assert(owner == std::this_thread::get_id() && "a connection is used only on the thread that opened it");
     return owner == std::this_thread::get_id();
   }
 
@@ -165,8 +167,10 @@ result<void> connection::open(const options& o) {
   if (o.server.empty())
     return failure{errc::invalid_request, "no server address"};
   try {
-    if (!m.loop)
+    if (!m.loop) {
       m.loop = acquire_loop();
+      m.owner = std::this_thread::get_id();
+    }
   } catch (const kj::Exception& e) {
     return failure{errc::internal, std::string("cannot set up a kj event loop: ") + e.getDescription().cStr()};
   }
@@ -218,8 +222,10 @@ result<void> connection::open(const options& o) {
 }
 
 void connection::close() {
-  if (impl_)
-    impl_->reset();
+  if (!impl_ || !impl_->on_owner_thread())
+    return;
+  impl_->reset();
+  impl_->loop = nullptr;  // unbound: the next open() may be on another thread
 }
 
 bool connection::is_open() const {

@@ -2,10 +2,11 @@
 // A blocking client of Caudal's Cap'n Proto RPC API (schemas/api.capnp): the CLI, the benchmark and the
 // integration tests use it.
 //
-// Threading: a connection runs the kj event loop of the thread that opened it and must only be used on
-// that thread. Several connections on one thread share that thread's loop (kj allows one per thread); the
-// loop goes away with the last of them. No call is ever left waiting: each has a deadline
-// (options::timeout_ms). Failures are values: capnp/kj exceptions never escape this class.
+// Threading: a connection runs the kj event loop of the thread that opened it and must only be used (and
+// destroyed, or closed) on that thread; after close() it may be opened again on any thread. Several
+// connections on one thread share that thread's loop (kj allows one per thread); the loop goes away with
+// the last of them. No call is ever left waiting: each has a deadline (options::timeout_ms). Failures are
+// values: capnp/kj exceptions never escape this class.
 //
 // Errors: a request the server refused answers failure{the response's error code}; a lost or refused
 // connection answers errc::node_down; a deadline passed answers errc::timeout (the outcome is unknown;
@@ -28,7 +29,7 @@ struct options {
   std::string server;  // "host:port" (IPv6: "[::1]:7400"); the port defaults to 7400
   std::string client_id;
   std::string client_secret;
-  uint32_t timeout_ms = 30000;  // deadline of each call (and of open() as a whole)
+  uint32_t timeout_ms = 30000;  // deadline of each call; open() gives it to the connect and to authenticate
 };
 
 constexpr uint16_t default_port = 7400;
@@ -62,12 +63,14 @@ class connection {
   // is_admin()). Calling it again drops the current session first (reconnect after node_down).
   result<void> open(const options& o);
   void close();
+  // A session was established and not closed. A connection lost since then shows on the next call
+  // (errc::node_down); open() again to reconnect.
   bool is_open() const;
 
   tenant_id tenant() const;  // 0 for operator sessions
   bool is_admin() const;
 
-  // Tenant sessions. Batches: 1..limits::max_batch_items items (an empty batch is sent and answered empty).
+  // Tenant sessions. Batches of at most limits::max_batch_items items (an empty one is sent as it is).
   result<account_results> create_accounts(const std::vector<ledger::account>& accounts);
   result<transfer_results> create_transfers(const std::vector<ledger::transfer>& transfers);
   // The ones found, in request order.

@@ -17,6 +17,7 @@
 #include "actors/batch_writer.hpp"
 #include "actors/db_reader.hpp"
 #include "actors/node_services.hpp"
+#include "actors/protocol.hpp"
 #include "actors/tenant_registry.hpp"
 #include "base/clock.hpp"
 #include "base/metrics.hpp"
@@ -199,7 +200,7 @@ int run_node(const node_config& cfg) {
 
   // Tenants first (their requests fail with retryable errors), then the writer and the pools.
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(services->writer, caf::exit_reason::user_shutdown);
+  caf::anon_send(services->writer, actors::stop_atom::value);
   caf::anon_send_exit(services->readers, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(services->admin, caf::exit_reason::user_shutdown);
   log.node->info("stopped");

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstddef>
+#include <cstdint>
 
 #include "base/limits.hpp"
 
@@ -14,9 +16,13 @@ constexpr uint64_t ns_per_s = 1'000'000'000ull;
 
 // True when balance + amount would pass max_amount (or wrap). `balance` may be a sum of two balances
 // (each <= max_amount, so the sum itself never wraps a uint64_t).
-bool overflows(uint64_t balance, uint64_t amount) { return balance > max_amount || amount > max_amount - balance; }
+bool overflows(uint64_t balance, uint64_t amount) {
+  return balance > max_amount || amount > max_amount - balance;
+}
 
-uint64_t sub_sat(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+uint64_t sub_sat(uint64_t a, uint64_t b) {
+  return a > b ? a - b : 0;
+}
 
 // Grows a vector for `more` appends without giving up geometric growth across many small batches.
 template <class T>
@@ -26,7 +32,9 @@ void reserve_more(std::vector<T>& v, size_t more) {
     v.reserve(std::max(need, 2 * v.capacity()));
 }
 
-bool has(uint16_t flags, uint16_t flag) { return (flags & flag) != 0; }
+bool has(uint16_t flags, uint16_t flag) {
+  return (flags & flag) != 0;
+}
 
 create_transfer_result exists_result(const transfer& t, const transfer& s) {
   using r = create_transfer_result;
@@ -265,8 +273,8 @@ void state_machine::record_failed(transfer_id id, create_transfer_result r, uint
 // ---------------------------------------------------------------------------------------------------------
 // Accounts
 
-std::vector<create_account_result> state_machine::create_accounts(const std::vector<account>& items,
-                                                                  uint64_t now_ns, uint64_t seq, effects& out) {
+std::vector<create_account_result> state_machine::create_accounts(const std::vector<account>& items, uint64_t now_ns,
+                                                                  uint64_t seq, effects& out) {
   assert(seq > ws_.committed_seq());
   std::vector<create_account_result> results;
   reserve_more(out.created_accounts, items.size());
@@ -277,8 +285,7 @@ std::vector<create_account_result> state_machine::create_accounts(const std::vec
   return results;
 }
 
-create_account_result state_machine::create_account(const account& a, uint64_t now_ns, uint64_t seq,
-                                                    effects& out) {
+create_account_result state_machine::create_account(const account& a, uint64_t now_ns, uint64_t seq, effects& out) {
   using r = create_account_result;
   if (a.timestamp != 0)
     return r::timestamp_must_be_zero;
@@ -324,8 +331,8 @@ create_account_result state_machine::create_account(const account& a, uint64_t n
 // ---------------------------------------------------------------------------------------------------------
 // Transfers
 
-std::vector<create_transfer_result> state_machine::create_transfers(const std::vector<transfer>& items,
-                                                                    uint64_t now_ns, uint64_t seq, effects& out) {
+std::vector<create_transfer_result> state_machine::create_transfers(const std::vector<transfer>& items, uint64_t now_ns,
+                                                                    uint64_t seq, effects& out) {
   assert(seq > ws_.committed_seq());
   std::vector<create_transfer_result> results;
   reserve_more(out.created_transfers, items.size());
@@ -339,8 +346,7 @@ std::vector<create_transfer_result> state_machine::create_transfers(const std::v
   return results;
 }
 
-create_transfer_result state_machine::create_transfer(const transfer& t, uint64_t now_ns, uint64_t seq,
-                                                      effects& out) {
+create_transfer_result state_machine::create_transfer(const transfer& t, uint64_t now_ns, uint64_t seq, effects& out) {
   using r = create_transfer_result;
   if (t.timestamp != 0)
     return r::timestamp_must_be_zero;
@@ -471,8 +477,7 @@ create_transfer_result state_machine::post_or_void(const transfer& t, uint64_t t
   return r::ok;
 }
 
-create_transfer_result state_machine::single_or_pending(const transfer& t, uint64_t ts, uint64_t seq,
-                                                        effects& out) {
+create_transfer_result state_machine::single_or_pending(const transfer& t, uint64_t ts, uint64_t seq, effects& out) {
   using r = create_transfer_result;
   const bool pending = has(t.flags, transfer_flags::pending);
   if (t.debit_account_id.value.is_zero())
@@ -582,8 +587,7 @@ create_transfer_result state_machine::single_or_pending(const transfer& t, uint6
 // ---------------------------------------------------------------------------------------------------------
 // Expiry and sealing
 
-size_t state_machine::expire_pending(const std::vector<transfer_id>& due, uint64_t now_ns, uint64_t seq,
-                                     effects& out) {
+size_t state_machine::expire_pending(const std::vector<transfer_id>& due, uint64_t now_ns, uint64_t seq, effects& out) {
   assert(!in_chain_ && undo_.empty());
   assert(seq > ws_.committed_seq());
   size_t expired = 0;

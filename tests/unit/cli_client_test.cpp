@@ -577,6 +577,15 @@ TEST_CASE("several connections on one thread share its loop; other threads have 
     CHECK(c.lookup_accounts({account_id{u128::from_u64(1)}})->size() == 1);
   });
   other.join();
+  // Made on this thread, opened and used on another, closed there, then reopened here.
+  client::connection roaming;
+  std::thread([&] {
+    REQUIRE(roaming.open(tenant1(server)).ok());
+    CHECK(roaming.lookup_accounts({account_id{u128::from_u64(1)}})->size() == 1);
+    roaming.close();
+  }).join();
+  REQUIRE(roaming.open(tenant1(server)).ok());
+  CHECK(roaming.lookup_accounts({account_id{u128::from_u64(1)}})->size() == 1);
   b.close();
   CHECK_FALSE(b.is_open());
   CHECK(a.lookup_accounts({account_id{u128::from_u64(1)}})->size() == 1);

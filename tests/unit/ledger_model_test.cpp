@@ -43,8 +43,12 @@ constexpr uint64_t sec = 1'000'000'000ull;
 using tr_r = create_transfer_result;
 using ac_r = create_account_result;
 
-bool over(wide x) { return x > max_amount; }
-bool has(uint16_t flags, uint16_t flag) { return (flags & flag) != 0; }
+bool over(wide x) {
+  return x > max_amount;
+}
+bool has(uint16_t flags, uint16_t flag) {
+  return (flags & flag) != 0;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // The reference model
@@ -168,8 +172,7 @@ class model {
     s.versions[a.id] = ts;
     s.touched.insert(a.id);
     if (has(a.flags, account_flags::history))
-      s.out.history.push_back(
-          {a.id, {ts, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted}});
+      s.out.history.push_back({a.id, {ts, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted}});
   }
 
   ac_r create_account(const account& a, uint64_t now) {
@@ -564,7 +567,9 @@ struct fake_db {
 // ---------------------------------------------------------------------------------------------------------
 // Comparisons with a readable first difference
 
-std::string str(const u128& v) { return caudal::to_decimal(v); }
+std::string str(const u128& v) {
+  return caudal::to_decimal(v);
+}
 
 std::string describe(const account& a) {
   std::ostringstream o;
@@ -581,14 +586,16 @@ std::string describe(const transfer& t) {
     << t.timestamp << " ud " << str(t.user_data_128) << "/" << t.user_data_64 << "/" << t.user_data_32 << "}";
   return o.str();
 }
-std::string describe(const failed_transfer& f) { return str(f.id.value) + ":" + std::string(result_name(f.result)); }
+std::string describe(const failed_transfer& f) {
+  return str(f.id.value) + ":" + std::string(result_name(f.result));
+}
 std::string describe(const pending_update& u) {
   return str(u.id.value) + ":" + std::to_string(static_cast<int>(u.state));
 }
 std::string describe(const account_update& u) {
   std::ostringstream o;
-  o << "update{" << str(u.id.value) << " " << u.debits_pending << " " << u.debits_posted << " "
-    << u.credits_pending << " " << u.credits_posted << " v" << u.version << "}";
+  o << "update{" << str(u.id.value) << " " << u.debits_pending << " " << u.debits_posted << " " << u.credits_pending
+    << " " << u.credits_posted << " v" << u.version << "}";
   return o.str();
 }
 std::string describe(const history_row& h) {
@@ -597,36 +604,45 @@ std::string describe(const history_row& h) {
     << h.balance.debits_posted << " " << h.balance.credits_pending << " " << h.balance.credits_posted << "}";
   return o.str();
 }
-bool same(const account& a, const account& b) { return a == b; }
-bool same(const transfer& a, const transfer& b) { return a == b; }
-bool same(const failed_transfer& a, const failed_transfer& b) { return a.id == b.id && a.result == b.result; }
-bool same(const pending_update& a, const pending_update& b) { return a.id == b.id && a.state == b.state; }
+bool same(const account& a, const account& b) {
+  return a == b;
+}
+bool same(const transfer& a, const transfer& b) {
+  return a == b;
+}
+bool same(const failed_transfer& a, const failed_transfer& b) {
+  return a.id == b.id && a.result == b.result;
+}
+bool same(const pending_update& a, const pending_update& b) {
+  return a.id == b.id && a.state == b.state;
+}
 bool same(const account_update& a, const account_update& b) {
   return a.id == b.id && a.debits_pending == b.debits_pending && a.debits_posted == b.debits_posted &&
          a.credits_pending == b.credits_pending && a.credits_posted == b.credits_posted && a.version == b.version;
 }
-bool same(const history_row& a, const history_row& b) { return a.account == b.account && a.balance == b.balance; }
+bool same(const history_row& a, const history_row& b) {
+  return a.account == b.account && a.balance == b.balance;
+}
 
 template <class T>
 std::string diff(const char* what, const std::vector<T>& got, const std::vector<T>& want) {
   for (size_t i = 0; i < std::max(got.size(), want.size()); ++i) {
     if (i < got.size() && i < want.size() && same(got[i], want[i]))
       continue;
-    return std::string(what) + "[" + std::to_string(i) + "]: got " +
-           (i < got.size() ? describe(got[i]) : "(none)") + ", want " +
-           (i < want.size() ? describe(want[i]) : "(none)") + " (sizes " + std::to_string(got.size()) + "/" +
-           std::to_string(want.size()) + ")";
+    return std::string(what) + "[" + std::to_string(i) + "]: got " + (i < got.size() ? describe(got[i]) : "(none)") +
+           ", want " + (i < want.size() ? describe(want[i]) : "(none)") + " (sizes " + std::to_string(got.size()) +
+           "/" + std::to_string(want.size()) + ")";
   }
   return {};
 }
 
 std::string diff(const effects& got, const effects& want) {
-  for (std::string d : {diff("created_accounts", got.created_accounts, want.created_accounts),
-                        diff("created_transfers", got.created_transfers, want.created_transfers),
-                        diff("failed_transfers", got.failed_transfers, want.failed_transfers),
-                        diff("pending_updates", got.pending_updates, want.pending_updates),
-                        diff("account_updates", got.account_updates, want.account_updates),
-                        diff("history", got.history, want.history)})
+  for (std::string d :
+       {diff("created_accounts", got.created_accounts, want.created_accounts),
+        diff("created_transfers", got.created_transfers, want.created_transfers),
+        diff("failed_transfers", got.failed_transfers, want.failed_transfers),
+        diff("pending_updates", got.pending_updates, want.pending_updates),
+        diff("account_updates", got.account_updates, want.account_updates), diff("history", got.history, want.history)})
     if (!d.empty())
       return d;
   if (got.last_timestamp != want.last_timestamp)
@@ -702,7 +718,8 @@ class simulation {
       now_ -= rnd(3 * sec);  // the node's clock went back
     } else if (chance(0.15) && !pending_ids_.empty()) {
       // Exactly on (or just before) a pending transfer's expiry: the boundaries of expiry and post.
-      auto it = m_.s.transfers.find(pending_ids_[pending_ids_.size() - 1 - rnd(std::min<size_t>(pending_ids_.size(), 40))]);
+      auto it =
+          m_.s.transfers.find(pending_ids_[pending_ids_.size() - 1 - rnd(std::min<size_t>(pending_ids_.size(), 40))]);
       if (it != m_.s.transfers.end() && it->second.expires_at > now_)
         now_ = it->second.expires_at - rnd(2);
     } else {
@@ -758,8 +775,9 @@ class simulation {
                 : r < 77 ? account_flags::credits_must_not_exceed_debits
                 : r < 88 ? account_flags::history
                 : r < 91 ? account_flags::closed
-                : r < 97 ? account_flags::debits_must_not_exceed_credits | account_flags::history
-                         : account_flags::debits_must_not_exceed_credits | account_flags::credits_must_not_exceed_debits;
+                : r < 97
+                    ? account_flags::debits_must_not_exceed_credits | account_flags::history
+                    : account_flags::debits_must_not_exceed_credits | account_flags::credits_must_not_exceed_debits;
       if (chance(0.02))
         a.flags |= chance(0.5) ? 1u << 4 : 1u << 15;
       if (chance(0.2))
@@ -770,11 +788,20 @@ class simulation {
       if (chance(0.02))
         a.timestamp = 1 + rnd(5);
       switch (chance(0.04) ? rnd(4) : 4) {
-        case 0: a.debits_pending = 1; break;
-        case 1: a.debits_posted = 1; break;
-        case 2: a.credits_pending = 1; break;
-        case 3: a.credits_posted = 1; break;
-        default: break;
+        case 0:
+          a.debits_pending = 1;
+          break;
+        case 1:
+          a.debits_posted = 1;
+          break;
+        case 2:
+          a.credits_pending = 1;
+          break;
+        case 3:
+          a.credits_posted = 1;
+          break;
+        default:
+          break;
       }
     }
     return batch;
@@ -871,19 +898,44 @@ class simulation {
   transfer retried_transfer() {
     transfer t = submitted_[rnd(submitted_.size())];
     switch (chance(0.5) ? rnd(12) : 12) {
-      case 0: t.flags ^= transfer_flags::linked; break;
-      case 1: t.pending_id = pick_pending_id(t.id); break;
-      case 2: t.timeout = static_cast<uint32_t>(rnd(3)); break;
-      case 3: t.debit_account_id = pick_account(); break;
-      case 4: t.credit_account_id = pick_account(); break;
-      case 5: t.amount = chance(0.5) ? t.amount + 1 : t.amount - 1; break;
-      case 6: t.user_data_128.lo ^= 1; break;
-      case 7: t.user_data_64 ^= 1; break;
-      case 8: t.user_data_32 ^= 1; break;
-      case 9: t.ledger = static_cast<uint32_t>(rnd(3)); break;
-      case 10: t.code = static_cast<uint16_t>(rnd(3)); break;
-      case 11: t.flags ^= transfer_flags::pending; break;
-      default: break;
+      case 0:
+        t.flags ^= transfer_flags::linked;
+        break;
+      case 1:
+        t.pending_id = pick_pending_id(t.id);
+        break;
+      case 2:
+        t.timeout = static_cast<uint32_t>(rnd(3));
+        break;
+      case 3:
+        t.debit_account_id = pick_account();
+        break;
+      case 4:
+        t.credit_account_id = pick_account();
+        break;
+      case 5:
+        t.amount = chance(0.5) ? t.amount + 1 : t.amount - 1;
+        break;
+      case 6:
+        t.user_data_128.lo ^= 1;
+        break;
+      case 7:
+        t.user_data_64 ^= 1;
+        break;
+      case 8:
+        t.user_data_32 ^= 1;
+        break;
+      case 9:
+        t.ledger = static_cast<uint32_t>(rnd(3));
+        break;
+      case 10:
+        t.code = static_cast<uint16_t>(rnd(3));
+        break;
+      case 11:
+        t.flags ^= transfer_flags::pending;
+        break;
+      default:
+        break;
     }
     return t;
   }
@@ -1022,8 +1074,8 @@ class simulation {
       if (e == nullptr)
         continue;
       if (!(e->value == a) || e->version != m_.s.versions.at(id))
-        return "account entry " + describe(e->value) + " v" + std::to_string(e->version) + ", model " +
-               describe(a) + " v" + std::to_string(m_.s.versions.at(id));
+        return "account entry " + describe(e->value) + " v" + std::to_string(e->version) + ", model " + describe(a) +
+               " v" + std::to_string(m_.s.versions.at(id));
     }
     return {};
   }

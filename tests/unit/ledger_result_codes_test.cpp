@@ -44,12 +44,18 @@ TEST_CASE("every create_transfer_result has its own snake_case name") {
 
 TEST_CASE("transient transfer results are exactly the state-dependent ones") {
   using r = create_transfer_result;
-  const std::set<r> transient = {r::debit_account_not_found,      r::credit_account_not_found,
-                                 r::pending_transfer_not_found,   r::debit_account_already_closed,
-                                 r::credit_account_already_closed, r::overflows_debits_pending,
-                                 r::overflows_credits_pending,    r::overflows_debits_posted,
-                                 r::overflows_credits_posted,     r::overflows_debits,
-                                 r::overflows_credits,            r::exceeds_credits,
+  const std::set<r> transient = {r::debit_account_not_found,
+                                 r::credit_account_not_found,
+                                 r::pending_transfer_not_found,
+                                 r::debit_account_already_closed,
+                                 r::credit_account_already_closed,
+                                 r::overflows_debits_pending,
+                                 r::overflows_credits_pending,
+                                 r::overflows_debits_posted,
+                                 r::overflows_credits_posted,
+                                 r::overflows_debits,
+                                 r::overflows_credits,
+                                 r::exceeds_credits,
                                  r::exceeds_debits};
   for (uint16_t i = 0; i <= create_transfer_result_max; ++i) {
     const auto code = static_cast<r>(i);

@@ -52,8 +52,12 @@ namespace {
 constexpr uint64_t sec = 1'000'000'000ull;
 constexpr uint64_t t0 = 1'700'000'000 * sec;  // the fixture's clock starts here
 
-account_id aid(uint64_t v) { return account_id{u128::from_u64(v)}; }
-transfer_id tid(uint64_t v) { return transfer_id{u128::from_u64(v)}; }
+account_id aid(uint64_t v) {
+  return account_id{u128::from_u64(v)};
+}
+transfer_id tid(uint64_t v) {
+  return transfer_id{u128::from_u64(v)};
+}
 
 account acc(uint64_t id, uint32_t ledger = 1, uint16_t flags = 0) {
   account a;
@@ -143,19 +147,18 @@ struct fixture {
 // 202; 103 pending 50 timeout 1 s, expired; 104 single-phase 1->2 10 with user data; 105 pending 70
 // timeout 5 s, still pending.
 void standard_world(fixture& f) {
-  const auto ar = f.accounts({acc(1), acc(2), acc(3, 2), acc(4, 1, account_flags::debits_must_not_exceed_credits),
-                              acc(5, 1, account_flags::credits_must_not_exceed_debits),
-                              acc(6, 1, account_flags::closed), acc(7, 1, account_flags::history), acc(8), acc(9),
-                              acc(10), acc(11)});
+  const auto ar =
+      f.accounts({acc(1), acc(2), acc(3, 2), acc(4, 1, account_flags::debits_must_not_exceed_credits),
+                  acc(5, 1, account_flags::credits_must_not_exceed_debits), acc(6, 1, account_flags::closed),
+                  acc(7, 1, account_flags::history), acc(8), acc(9), acc(10), acc(11)});
   for (auto r : ar)
     REQUIRE(r == create_account_result::ok);
   transfer t104 = tr(104, 1, 2, 10);
   t104.user_data_128 = u128{1, 2};
   t104.user_data_64 = 64;
   t104.user_data_32 = 32;
-  const auto tr_results = f.transfers({pend(100, 1, 2, 100), pend(101, 1, 2, 50), post(201, 101),
-                                       pend(102, 1, 2, 50), void_(202, 102), pend(103, 1, 2, 50, 1), t104,
-                                       pend(105, 1, 2, 70, 5)});
+  const auto tr_results = f.transfers({pend(100, 1, 2, 100), pend(101, 1, 2, 50), post(201, 101), pend(102, 1, 2, 50),
+                                       void_(202, 102), pend(103, 1, 2, 50, 1), t104, pend(105, 1, 2, 70, 5)});
   for (auto r : tr_results)
     REQUIRE(r == create_transfer_result::ok);
   f.now += 2 * sec;
@@ -211,138 +214,261 @@ TEST_CASE("every create_transfer_result is reached (table)") {
   };
   const std::vector<row> rows = {
       {"ok", none, {tr(300, 1, 2, 10)}, 0, r::ok},
-      {"linked_event_failed", none, {tr(300, 1, 2, 10, transfer_flags::linked), tr(301, 1, 2, 0)}, 0,
+      {"linked_event_failed",
+       none,
+       {tr(300, 1, 2, 10, transfer_flags::linked), tr(301, 1, 2, 0)},
+       0,
        r::linked_event_failed},
       {"linked_event_chain_open", none, {tr(300, 1, 2, 10, transfer_flags::linked)}, 0, r::linked_event_chain_open},
-      {"timestamp_must_be_zero", none, {changed([](transfer& t) { t.id = tid(300); t.timestamp = 1; })}, 0,
+      {"timestamp_must_be_zero",
+       none,
+       {changed([](transfer& t) {
+         t.id = tid(300);
+         t.timestamp = 1;
+       })},
+       0,
        r::timestamp_must_be_zero},
       {"reserved_flag", none, {tr(300, 1, 2, 10, 1u << 6)}, 0, r::reserved_flag},
       {"id_must_not_be_zero", none, {tr(0, 1, 2, 10)}, 0, r::id_must_not_be_zero},
-      {"id_must_not_be_int_max", none, {changed([](transfer& t) { t.id = transfer_id{u128::max()}; })}, 0,
+      {"id_must_not_be_int_max",
+       none,
+       {changed([](transfer& t) { t.id = transfer_id{u128::max()}; })},
+       0,
        r::id_must_not_be_int_max},
-      {"exists_with_different_flags", none, {changed([](transfer& t) { t.flags = transfer_flags::pending; })}, 0,
+      {"exists_with_different_flags",
+       none,
+       {changed([](transfer& t) { t.flags = transfer_flags::pending; })},
+       0,
        r::exists_with_different_flags},
-      {"exists_with_different_pending_id", none, {changed([](transfer& t) { t.pending_id = tid(5); })}, 0,
+      {"exists_with_different_pending_id",
+       none,
+       {changed([](transfer& t) { t.pending_id = tid(5); })},
+       0,
        r::exists_with_different_pending_id},
-      {"exists_with_different_timeout", none, {changed([](transfer& t) { t.timeout = 1; })}, 0,
+      {"exists_with_different_timeout",
+       none,
+       {changed([](transfer& t) { t.timeout = 1; })},
+       0,
        r::exists_with_different_timeout},
-      {"exists_with_different_debit_account_id", none, {changed([](transfer& t) { t.debit_account_id = aid(8); })},
-       0, r::exists_with_different_debit_account_id},
-      {"exists_with_different_credit_account_id", none,
-       {changed([](transfer& t) { t.credit_account_id = aid(8); })}, 0, r::exists_with_different_credit_account_id},
-      {"exists_with_different_amount", none, {changed([](transfer& t) { t.amount = 11; })}, 0,
+      {"exists_with_different_debit_account_id",
+       none,
+       {changed([](transfer& t) { t.debit_account_id = aid(8); })},
+       0,
+       r::exists_with_different_debit_account_id},
+      {"exists_with_different_credit_account_id",
+       none,
+       {changed([](transfer& t) { t.credit_account_id = aid(8); })},
+       0,
+       r::exists_with_different_credit_account_id},
+      {"exists_with_different_amount",
+       none,
+       {changed([](transfer& t) { t.amount = 11; })},
+       0,
        r::exists_with_different_amount},
-      {"exists_with_different_user_data_128", none, {changed([](transfer& t) { t.user_data_128 = u128{}; })}, 0,
+      {"exists_with_different_user_data_128",
+       none,
+       {changed([](transfer& t) { t.user_data_128 = u128{}; })},
+       0,
        r::exists_with_different_user_data_128},
-      {"exists_with_different_user_data_64", none, {changed([](transfer& t) { t.user_data_64 = 1; })}, 0,
+      {"exists_with_different_user_data_64",
+       none,
+       {changed([](transfer& t) { t.user_data_64 = 1; })},
+       0,
        r::exists_with_different_user_data_64},
-      {"exists_with_different_user_data_32", none, {changed([](transfer& t) { t.user_data_32 = 1; })}, 0,
+      {"exists_with_different_user_data_32",
+       none,
+       {changed([](transfer& t) { t.user_data_32 = 1; })},
+       0,
        r::exists_with_different_user_data_32},
-      {"exists_with_different_ledger", none, {changed([](transfer& t) { t.ledger = 2; })}, 0,
+      {"exists_with_different_ledger",
+       none,
+       {changed([](transfer& t) { t.ledger = 2; })},
+       0,
        r::exists_with_different_ledger},
-      {"exists_with_different_code", none, {changed([](transfer& t) { t.code = 2; })}, 0,
+      {"exists_with_different_code",
+       none,
+       {changed([](transfer& t) { t.code = 2; })},
+       0,
        r::exists_with_different_code},
       {"exists", none, {t104}, 0, r::exists},
       {"id_already_failed", none, {tr(300, 1, 999, 10), tr(300, 1, 999, 10)}, 1, r::id_already_failed},
-      {"flags_are_mutually_exclusive (pending+post)", none,
-       {with_flags(post(300, 100), transfer_flags::pending)}, 0, r::flags_are_mutually_exclusive},
-      {"flags_are_mutually_exclusive (balancing+void)", none,
-       {with_flags(void_(300, 100), transfer_flags::balancing_credit)}, 0, r::flags_are_mutually_exclusive},
+      {"flags_are_mutually_exclusive (pending+post)",
+       none,
+       {with_flags(post(300, 100), transfer_flags::pending)},
+       0,
+       r::flags_are_mutually_exclusive},
+      {"flags_are_mutually_exclusive (balancing+void)",
+       none,
+       {with_flags(void_(300, 100), transfer_flags::balancing_credit)},
+       0,
+       r::flags_are_mutually_exclusive},
       {"debit_account_id_must_not_be_zero", none, {tr(300, 0, 2, 10)}, 0, r::debit_account_id_must_not_be_zero},
-      {"debit_account_id_must_not_be_int_max", none,
-       {changed([](transfer& t) { t.id = tid(300); t.debit_account_id = account_id{u128::max()}; })}, 0,
+      {"debit_account_id_must_not_be_int_max",
+       none,
+       {changed([](transfer& t) {
+         t.id = tid(300);
+         t.debit_account_id = account_id{u128::max()};
+       })},
+       0,
        r::debit_account_id_must_not_be_int_max},
       {"credit_account_id_must_not_be_zero", none, {tr(300, 1, 0, 10)}, 0, r::credit_account_id_must_not_be_zero},
-      {"credit_account_id_must_not_be_int_max", none,
-       {changed([](transfer& t) { t.id = tid(300); t.credit_account_id = account_id{u128::max()}; })}, 0,
+      {"credit_account_id_must_not_be_int_max",
+       none,
+       {changed([](transfer& t) {
+         t.id = tid(300);
+         t.credit_account_id = account_id{u128::max()};
+       })},
+       0,
        r::credit_account_id_must_not_be_int_max},
       {"accounts_must_be_different", none, {tr(300, 1, 1, 10)}, 0, r::accounts_must_be_different},
-      {"pending_id_must_be_zero", none, {changed([](transfer& t) { t.id = tid(300); t.pending_id = tid(100); })},
-       0, r::pending_id_must_be_zero},
+      {"pending_id_must_be_zero",
+       none,
+       {changed([](transfer& t) {
+         t.id = tid(300);
+         t.pending_id = tid(100);
+       })},
+       0,
+       r::pending_id_must_be_zero},
       {"pending_id_must_not_be_zero", none, {post(300, 0)}, 0, r::pending_id_must_not_be_zero},
-      {"pending_id_must_not_be_int_max", none,
+      {"pending_id_must_not_be_int_max",
+       none,
        {[] {
          transfer t = post(300, 0);
          t.pending_id = transfer_id{u128::max()};
          return t;
        }()},
-       0, r::pending_id_must_not_be_int_max},
+       0,
+       r::pending_id_must_not_be_int_max},
       {"pending_id_must_be_different", none, {post(300, 300)}, 0, r::pending_id_must_be_different},
-      {"timeout_reserved_for_pending_transfer", none,
-       {changed([](transfer& t) { t.id = tid(300); t.timeout = 1; })}, 0, r::timeout_reserved_for_pending_transfer},
+      {"timeout_reserved_for_pending_transfer",
+       none,
+       {changed([](transfer& t) {
+         t.id = tid(300);
+         t.timeout = 1;
+       })},
+       0,
+       r::timeout_reserved_for_pending_transfer},
       {"amount_must_not_be_zero", none, {tr(300, 1, 2, 0)}, 0, r::amount_must_not_be_zero},
-      {"ledger_must_not_be_zero", none, {changed([](transfer& t) { t.id = tid(300); t.ledger = 0; })}, 0,
+      {"ledger_must_not_be_zero",
+       none,
+       {changed([](transfer& t) {
+         t.id = tid(300);
+         t.ledger = 0;
+       })},
+       0,
        r::ledger_must_not_be_zero},
-      {"code_must_not_be_zero", none, {changed([](transfer& t) { t.id = tid(300); t.code = 0; })}, 0,
+      {"code_must_not_be_zero",
+       none,
+       {changed([](transfer& t) {
+         t.id = tid(300);
+         t.code = 0;
+       })},
+       0,
        r::code_must_not_be_zero},
       {"debit_account_not_found", none, {tr(300, 999, 2, 10)}, 0, r::debit_account_not_found},
       {"credit_account_not_found", none, {tr(300, 1, 999, 10)}, 0, r::credit_account_not_found},
       {"accounts_must_have_the_same_ledger", none, {tr(300, 1, 3, 10)}, 0, r::accounts_must_have_the_same_ledger},
-      {"transfer_must_have_the_same_ledger_as_accounts", none,
-       {changed([](transfer& t) { t.id = tid(300); t.ledger = 2; })}, 0,
+      {"transfer_must_have_the_same_ledger_as_accounts",
+       none,
+       {changed([](transfer& t) {
+         t.id = tid(300);
+         t.ledger = 2;
+       })},
+       0,
        r::transfer_must_have_the_same_ledger_as_accounts},
       {"pending_transfer_not_found", none, {post(300, 999)}, 0, r::pending_transfer_not_found},
       {"pending_transfer_not_pending", none, {post(300, 104)}, 0, r::pending_transfer_not_pending},
-      {"pending_transfer_has_different_debit_account_id", none,
+      {"pending_transfer_has_different_debit_account_id",
+       none,
        {[] {
          transfer t = post(300, 100);
          t.debit_account_id = aid(2);
          return t;
        }()},
-       0, r::pending_transfer_has_different_debit_account_id},
-      {"pending_transfer_has_different_credit_account_id", none,
+       0,
+       r::pending_transfer_has_different_debit_account_id},
+      {"pending_transfer_has_different_credit_account_id",
+       none,
        {[] {
          transfer t = post(300, 100);
          t.credit_account_id = aid(1);
          return t;
        }()},
-       0, r::pending_transfer_has_different_credit_account_id},
-      {"pending_transfer_has_different_ledger", none,
+       0,
+       r::pending_transfer_has_different_credit_account_id},
+      {"pending_transfer_has_different_ledger",
+       none,
        {[] {
          transfer t = void_(300, 100);
          t.ledger = 2;
          return t;
        }()},
-       0, r::pending_transfer_has_different_ledger},
-      {"pending_transfer_has_different_code", none,
+       0,
+       r::pending_transfer_has_different_ledger},
+      {"pending_transfer_has_different_code",
+       none,
        {[] {
          transfer t = post(300, 100);
          t.code = 2;
          return t;
        }()},
-       0, r::pending_transfer_has_different_code},
+       0,
+       r::pending_transfer_has_different_code},
       {"exceeds_pending_transfer_amount", none, {post(300, 100, 101)}, 0, r::exceeds_pending_transfer_amount},
-      {"pending_transfer_has_different_amount", none, {void_(300, 100, 99)}, 0,
+      {"pending_transfer_has_different_amount",
+       none,
+       {void_(300, 100, 99)},
+       0,
        r::pending_transfer_has_different_amount},
       {"pending_transfer_already_posted", none, {post(300, 101)}, 0, r::pending_transfer_already_posted},
       {"pending_transfer_already_voided", none, {void_(300, 102)}, 0, r::pending_transfer_already_voided},
       {"pending_transfer_expired (released)", none, {post(300, 103)}, 0, r::pending_transfer_expired},
-      {"pending_transfer_expired (due, not yet released)", [](fixture& f) { f.now += 10 * sec; }, {post(300, 105)},
-       0, r::pending_transfer_expired},
+      {"pending_transfer_expired (due, not yet released)",
+       [](fixture& f) { f.now += 10 * sec; },
+       {post(300, 105)},
+       0,
+       r::pending_transfer_expired},
       {"debit_account_already_closed", none, {tr(300, 6, 1, 10)}, 0, r::debit_account_already_closed},
       {"credit_account_already_closed", none, {tr(300, 1, 6, 10)}, 0, r::credit_account_already_closed},
-      {"debit_account_already_closed (post)", closed_with_pending, {post(300, 410)}, 0,
+      {"debit_account_already_closed (post)",
+       closed_with_pending,
+       {post(300, 410)},
+       0,
        r::debit_account_already_closed},
-      {"credit_account_already_closed (post)", closed_with_pending, {post(300, 411)}, 0,
+      {"credit_account_already_closed (post)",
+       closed_with_pending,
+       {post(300, 411)},
+       0,
        r::credit_account_already_closed},
       {"overflows_debits_pending", big_pending_8_to_9, {pend(300, 8, 1, 1)}, 0, r::overflows_debits_pending},
       {"overflows_credits_pending", big_pending_8_to_9, {pend(300, 1, 9, 1)}, 0, r::overflows_credits_pending},
       {"overflows_debits_posted", big_posted_8_to_9, {tr(300, 8, 1, 1)}, 0, r::overflows_debits_posted},
       {"overflows_credits_posted", big_posted_8_to_9, {tr(300, 1, 9, 1)}, 0, r::overflows_credits_posted},
-      {"overflows_debits_posted (amount past 2^63)", none, {tr(300, 1, 2, max_amount + 1)}, 0,
+      {"overflows_debits_posted (amount past 2^63)",
+       none,
+       {tr(300, 1, 2, max_amount + 1)},
+       0,
        r::overflows_debits_posted},
-      {"overflows_debits_pending (amount 2^64-1)", none, {pend(300, 1, 2, UINT64_MAX)}, 0,
-       r::overflows_debits_pending},
+      {"overflows_debits_pending (amount 2^64-1)", none, {pend(300, 1, 2, UINT64_MAX)}, 0, r::overflows_debits_pending},
       {"overflows_debits", big_pending_8_to_9, {tr(300, 8, 1, 1)}, 0, r::overflows_debits},
       {"overflows_credits", big_pending_8_to_9, {tr(300, 1, 9, 1)}, 0, r::overflows_credits},
-      {"overflows_timeout", [](fixture& f) { f.now = max_amount - sec; }, {pend(300, 1, 2, 1, 2)}, 0,
+      {"overflows_timeout",
+       [](fixture& f) { f.now = max_amount - sec; },
+       {pend(300, 1, 2, 1, 2)},
+       0,
        r::overflows_timeout},
       {"exceeds_credits", none, {tr(300, 4, 1, 1)}, 0, r::exceeds_credits},
-      {"exceeds_credits (balancing, nothing to move)", none,
-       {tr(300, 4, 1, 1, transfer_flags::balancing_debit)}, 0, r::exceeds_credits},
+      {"exceeds_credits (balancing, nothing to move)",
+       none,
+       {tr(300, 4, 1, 1, transfer_flags::balancing_debit)},
+       0,
+       r::exceeds_credits},
       {"exceeds_debits", none, {tr(300, 1, 5, 1)}, 0, r::exceeds_debits},
-      {"exceeds_debits (balancing, nothing to move)", none, {tr(300, 1, 5, 1, transfer_flags::balancing_credit)},
-       0, r::exceeds_debits},
+      {"exceeds_debits (balancing, nothing to move)",
+       none,
+       {tr(300, 1, 5, 1, transfer_flags::balancing_credit)},
+       0,
+       r::exceeds_debits},
   };
   std::set<r> reached;
   for (const row& x : rows) {
@@ -392,32 +518,50 @@ TEST_CASE("every create_account_result is reached (table)") {
       {"reserved_flag", {acc(50, 1, 1u << 4)}, 0, r::reserved_flag},
       {"reserved_flag (high bit)", {acc(50, 1, 1u << 15)}, 0, r::reserved_flag},
       {"id_must_not_be_zero", {acc(0)}, 0, r::id_must_not_be_zero},
-      {"id_must_not_be_int_max", {fresh([](account& a) { a.id = account_id{u128::max()}; })}, 0,
+      {"id_must_not_be_int_max",
+       {fresh([](account& a) { a.id = account_id{u128::max()}; })},
+       0,
        r::id_must_not_be_int_max},
-      {"exists_with_different_flags", {changed([](account& a) { a.flags = account_flags::history; })}, 0,
+      {"exists_with_different_flags",
+       {changed([](account& a) { a.flags = account_flags::history; })},
+       0,
        r::exists_with_different_flags},
-      {"exists_with_different_user_data_128", {changed([](account& a) { a.user_data_128 = u128{}; })}, 0,
+      {"exists_with_different_user_data_128",
+       {changed([](account& a) { a.user_data_128 = u128{}; })},
+       0,
        r::exists_with_different_user_data_128},
-      {"exists_with_different_user_data_64", {changed([](account& a) { a.user_data_64 = 0; })}, 0,
+      {"exists_with_different_user_data_64",
+       {changed([](account& a) { a.user_data_64 = 0; })},
+       0,
        r::exists_with_different_user_data_64},
-      {"exists_with_different_user_data_32", {changed([](account& a) { a.user_data_32 = 0; })}, 0,
+      {"exists_with_different_user_data_32",
+       {changed([](account& a) { a.user_data_32 = 0; })},
+       0,
        r::exists_with_different_user_data_32},
-      {"exists_with_different_ledger", {changed([](account& a) { a.ledger = 2; })}, 0,
-       r::exists_with_different_ledger},
+      {"exists_with_different_ledger", {changed([](account& a) { a.ledger = 2; })}, 0, r::exists_with_different_ledger},
       {"exists_with_different_code", {changed([](account& a) { a.code = 11; })}, 0, r::exists_with_different_code},
       {"exists", {a1}, 0, r::exists},
       {"exists (same batch)", {acc(50), acc(50)}, 1, r::exists},
       {"exists_with_different_ledger (same batch)", {acc(50), acc(50, 2)}, 1, r::exists_with_different_ledger},
       {"flags_are_mutually_exclusive",
-       {acc(50, 1, account_flags::debits_must_not_exceed_credits | account_flags::credits_must_not_exceed_debits)}, 0,
+       {acc(50, 1, account_flags::debits_must_not_exceed_credits | account_flags::credits_must_not_exceed_debits)},
+       0,
        r::flags_are_mutually_exclusive},
-      {"debits_pending_must_be_zero", {fresh([](account& a) { a.debits_pending = 1; })}, 0,
+      {"debits_pending_must_be_zero",
+       {fresh([](account& a) { a.debits_pending = 1; })},
+       0,
        r::debits_pending_must_be_zero},
-      {"debits_posted_must_be_zero", {fresh([](account& a) { a.debits_posted = 1; })}, 0,
+      {"debits_posted_must_be_zero",
+       {fresh([](account& a) { a.debits_posted = 1; })},
+       0,
        r::debits_posted_must_be_zero},
-      {"credits_pending_must_be_zero", {fresh([](account& a) { a.credits_pending = 1; })}, 0,
+      {"credits_pending_must_be_zero",
+       {fresh([](account& a) { a.credits_pending = 1; })},
+       0,
        r::credits_pending_must_be_zero},
-      {"credits_posted_must_be_zero", {fresh([](account& a) { a.credits_posted = 1; })}, 0,
+      {"credits_posted_must_be_zero",
+       {fresh([](account& a) { a.credits_posted = 1; })},
+       0,
        r::credits_posted_must_be_zero},
       {"ledger_must_not_be_zero", {acc(50, 0)}, 0, r::ledger_must_not_be_zero},
       {"code_must_not_be_zero", {fresh([](account& a) { a.code = 0; })}, 0, r::code_must_not_be_zero},
@@ -530,24 +674,23 @@ TEST_CASE("linked chain: the batch's last item open answers linked_event_chain_o
   fixture f;
   standard_world(f);
   SUBCASE("the chain succeeded so far") {
-    const auto results = f.transfers({tr(300, 1, 2, 1), tr(301, 1, 2, 1, transfer_flags::linked),
-                                      tr(302, 1, 2, 1, transfer_flags::linked)});
+    const auto results = f.transfers(
+        {tr(300, 1, 2, 1), tr(301, 1, 2, 1, transfer_flags::linked), tr(302, 1, 2, 1, transfer_flags::linked)});
     CHECK(results == std::vector<tr_r>{tr_r::ok, tr_r::linked_event_failed, tr_r::linked_event_chain_open});
     CHECK(f.ws.find_transfer(tid(300)) != nullptr);
     CHECK(f.ws.find_transfer(tid(301)) == nullptr);
     CHECK(f.ws.find_transfer(tid(302)) == nullptr);
   }
   SUBCASE("the chain had already failed") {
-    const auto results = f.transfers({tr(300, 1, 999, 1, transfer_flags::linked),
-                                      tr(301, 1, 2, 1, transfer_flags::linked),
-                                      tr(302, 1, 2, 1, transfer_flags::linked)});
+    const auto results =
+        f.transfers({tr(300, 1, 999, 1, transfer_flags::linked), tr(301, 1, 2, 1, transfer_flags::linked),
+                     tr(302, 1, 2, 1, transfer_flags::linked)});
     CHECK(results ==
           std::vector<tr_r>{tr_r::credit_account_not_found, tr_r::linked_event_failed, tr_r::linked_event_chain_open});
     CHECK(f.ws.find_failed(tid(300)) != nullptr);
   }
   SUBCASE("a batch of one open item") {
-    CHECK(f.transfers({tr(300, 1, 2, 1, transfer_flags::linked)}) ==
-          std::vector<tr_r>{tr_r::linked_event_chain_open});
+    CHECK(f.transfers({tr(300, 1, 2, 1, transfer_flags::linked)}) == std::vector<tr_r>{tr_r::linked_event_chain_open});
     CHECK(f.out.created_transfers.empty());
   }
   CHECK(f.ws.find_transfer(tid(302)) == nullptr);
@@ -743,8 +886,8 @@ TEST_CASE("balancing applies TigerBeetle's rule on any account, and both flags t
   standard_world(f);
   // Account 8 has no balance flag, but balancing_debit still bounds by its credits (0 here).
   CHECK(f.transfer1(tr(300, 8, 9, 10, transfer_flags::balancing_debit)) == tr_r::exceeds_credits);
-  REQUIRE(f.transfer1(tr(301, 9, 8, 30)) == tr_r::ok);   // 8 credited 30
-  REQUIRE(f.transfer1(tr(302, 10, 11, 12)) == tr_r::ok);  // 10: 12 debits over 0 credits
+  REQUIRE(f.transfer1(tr(301, 9, 8, 30)) == tr_r::ok);     // 8 credited 30
+  REQUIRE(f.transfer1(tr(302, 10, 11, 12)) == tr_r::ok);   // 10: 12 debits over 0 credits
   REQUIRE(f.transfer1(tr(303, 11, 10, 100)) == tr_r::ok);  // 10 now 100 credits, 12 debits
   // 8 -> 10: 8 may owe 30, 10 may receive... debits 12 - credits 100 = 0 -> exceeds_debits.
   CHECK(f.transfer1(tr(304, 8, 10, 100, transfer_flags::balancing_debit | transfer_flags::balancing_credit)) ==
@@ -782,8 +925,7 @@ TEST_CASE("a retried post or void answers exists; zero fields match the stored o
   CHECK(f.transfer1(variant([](transfer& t) { t.ledger = 2; })) == tr_r::exists_with_different_ledger);
   CHECK(f.transfer1(variant([](transfer& t) { t.code = 1; })) == tr_r::exists);
   CHECK(f.transfer1(variant([](transfer& t) { t.code = 3; })) == tr_r::exists_with_different_code);
-  CHECK(f.transfer1(variant([](transfer& t) { t.pending_id = tid(101); })) ==
-        tr_r::exists_with_different_pending_id);
+  CHECK(f.transfer1(variant([](transfer& t) { t.pending_id = tid(101); })) == tr_r::exists_with_different_pending_id);
   CHECK(f.transfer1(variant([](transfer& t) { t.flags = transfer_flags::void_pending_transfer; })) ==
         tr_r::exists_with_different_flags);
   CHECK(f.transfer1(pend(100, 1, 2, 100)) == tr_r::exists);  // the pending one itself, though posted
@@ -800,7 +942,7 @@ TEST_CASE("id_already_failed after a transient failure, not after a non-transien
   REQUIRE(f.out.failed_transfers.size() == 1);
   CHECK(f.out.failed_transfers[0].id == tid(300));
   CHECK(f.out.failed_transfers[0].result == tr_r::exceeds_credits);
-  REQUIRE(f.transfer1(tr(301, 1, 4, 10)) == tr_r::ok);       // now it would pass,
+  REQUIRE(f.transfer1(tr(301, 1, 4, 10)) == tr_r::ok);               // now it would pass,
   CHECK(f.transfer1(tr(300, 4, 1, 10)) == tr_r::id_already_failed);  // but its id failed for good
   CHECK(f.transfer1(tr(300, 1, 2, 1)) == tr_r::id_already_failed);   // whatever it carries
   CHECK(f.out.failed_transfers.size() == 1);
@@ -862,8 +1004,12 @@ TEST_CASE("history rows for accounts with the history flag, one per change, with
           std::vector<tr_r>{tr_r::linked_event_failed, tr_r::exceeds_credits});
   const auto ts = [&](uint64_t id) { return f.t(id).value.timestamp; };
   const std::vector<history_row> want = {
-      {aid(7), {ts(300), 0, 5, 0, 0}},   {aid(7), {ts(301), 0, 5, 20, 0}},  {aid(7), {ts(302), 0, 5, 50, 0}},
-      {aid(7), {ts(303), 0, 5, 30, 15}}, {aid(7), {ts(304), 0, 5, 0, 15}},  {aid(7), {ts(305), 4, 5, 0, 15}},
+      {aid(7), {ts(300), 0, 5, 0, 0}},
+      {aid(7), {ts(301), 0, 5, 20, 0}},
+      {aid(7), {ts(302), 0, 5, 50, 0}},
+      {aid(7), {ts(303), 0, 5, 30, 15}},
+      {aid(7), {ts(304), 0, 5, 0, 15}},
+      {aid(7), {ts(305), 4, 5, 0, 15}},
       {aid(7), {f.ws.last_timestamp, 0, 5, 0, 15}},
   };
   REQUIRE(f.out.history.size() == want.size());
@@ -905,7 +1051,7 @@ TEST_CASE("effects of a unit: rows as stored, pending updates, one account updat
     CHECK(u.version == e->version);
     CHECK(e->dirty_seq == f.seq - 1);  // changed in the sealed unit
   }
-  CHECK(done.account_updates[0].version == clock);        // 1 changed last by 303
+  CHECK(done.account_updates[0].version == clock);  // 1 changed last by 303
   CHECK(done.account_updates[2].version == f.t(302).value.timestamp);
   CHECK(done.last_timestamp == clock);
   // A unit with nothing in it.

@@ -45,8 +45,12 @@ using caudal::u128;
 
 namespace {
 
-account_id aid(uint64_t v) { return account_id{u128::from_u64(v)}; }
-transfer_id tid(uint64_t v) { return transfer_id{u128::from_u64(v)}; }
+account_id aid(uint64_t v) {
+  return account_id{u128::from_u64(v)};
+}
+transfer_id tid(uint64_t v) {
+  return transfer_id{u128::from_u64(v)};
+}
 std::vector<account_id> aids(std::initializer_list<uint64_t> v) {
   std::vector<account_id> out;
   for (uint64_t x : v)
@@ -106,15 +110,15 @@ TEST_CASE("missing_for_transfers: ids, accounts, pending transfers and their acc
   ws.load_transfer(tr(51, 1, 9), pending_state::none);
   ws.load_failed(tid(60), create_transfer_result::exceeds_credits);
   const std::vector<transfer> batch = {
-      tr(100, 1, 2),                                                // 100, account 2
-      tr(100, 2, 3),                                                // duplicate id; account 3
-      tr(51, 1, 9),                                                 // present transfer; 9 still needed
-      tr(60, 4, 1),                                                 // failed counts as present; account 4
-      tr(101, 0, 0, transfer_flags::post_pending_transfer, 50),     // pending present: its accounts 7, 8
-      tr(102, 0, 0, transfer_flags::void_pending_transfer, 70),     // pending absent: 70 itself
-      tr(103, 0, 0, transfer_flags::post_pending_transfer, 60),     // a failed id as pending: nothing
-      tr(104, 1, 2, 0, 71),                                         // not post/void: pending_id unused
-      tr(0, 1, 2),                                                  // impossible id
+      tr(100, 1, 2),                                             // 100, account 2
+      tr(100, 2, 3),                                             // duplicate id; account 3
+      tr(51, 1, 9),                                              // present transfer; 9 still needed
+      tr(60, 4, 1),                                              // failed counts as present; account 4
+      tr(101, 0, 0, transfer_flags::post_pending_transfer, 50),  // pending present: its accounts 7, 8
+      tr(102, 0, 0, transfer_flags::void_pending_transfer, 70),  // pending absent: 70 itself
+      tr(103, 0, 0, transfer_flags::post_pending_transfer, 60),  // a failed id as pending: nothing
+      tr(104, 1, 2, 0, 71),                                      // not post/void: pending_id unused
+      tr(0, 1, 2),                                               // impossible id
   };
   std::vector<account_id> accounts;
   std::vector<transfer_id> transfers;
@@ -176,7 +180,8 @@ TEST_CASE("evict drops clean entries only, down to the bound") {
   };
   // Unit 1 changes accounts 1 and 2 and records a failure; unit 2 changes 3 and 4.
   REQUIRE(sm.create_transfers({fresh(100, 1, 2), fresh(101, 1, 99)}, 1000, 1, out) ==
-          std::vector<create_transfer_result>{create_transfer_result::ok, create_transfer_result::credit_account_not_found});
+          std::vector<create_transfer_result>{create_transfer_result::ok,
+                                              create_transfer_result::credit_account_not_found});
   sm.seal(out);
   REQUIRE(sm.create_transfers({fresh(102, 3, 4)}, 1000, 2, out)[0] == create_transfer_result::ok);
   sm.seal(out);

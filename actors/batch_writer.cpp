@@ -93,14 +93,16 @@ class writer {
       self_->send(w->reply_to, commit_failed_atom::value, w->seq, errc::commit_failed);
 
     if (!writable.empty()) {
+      std::vector<storage::tenant_commit> commits;
+      commits.reserve(writable.size());
+      for (auto& w : writable)
+        commits.push_back({w->tenant, &w->changes});
       result<void> r = errc::database_unavailable;
-      if (ensure_connection()) {
-        std::vector<storage::tenant_commit> commits;
-        commits.reserve(writable.size());
-        for (auto& w : writable)
-          commits.push_back({w->tenant, &w->changes});
-        r = storage::commit_group(*conn_, commits, delay_ms_);
-      }
+      // database_unavailable means the connection was gone before anything was sent (e.g. the server
+      // closed it while we were idle): reconnecting and trying once more is safe.
+      for (int attempt = 0; attempt < 2 && !r.ok() && r.error().code == errc::database_unavailable; ++attempt)
+        if (ensure_connection())
+          r = storage::commit_group(*conn_, commits, delay_ms_);
       if (r.ok()) {
         for (auto& w : writable)
           self_->send(w->reply_to, committed_atom::value, w->seq);

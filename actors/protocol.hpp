@@ -136,7 +136,7 @@ struct tenant_list {
 // tenant_actor: the same ledger messages without the tenant_id (the registry strips it).
 // account_actor: (get_atom) -> ledger::account; (apply_atom, account_update); (crash_atom).
 // batch_writer: (commit_atom, commit_work_ptr) answered later by a message to reply_to:
-//   (committed_atom, seq) or (commit_failed_atom, seq, errc); (barrier_atom) -> unit once everything
+//   (committed_atom, seq) or (commit_failed_atom, seq, caf::error of an errc); (barrier_atom) -> unit once everything
 //   received before it is resolved; (writer_delay_atom, uint32_t ms) test hook.
 // db_reader pool: (prefetch_atom, tenant_id, account_ids, transfer_ids) -> storage::prefetch;
 //   (load_accounts_atom, tenant_id, account_ids) -> account_rows; (lookup_transfers_atom, tenant_id,
@@ -178,4 +178,3 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::tenant_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::prefetch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::tenant_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::verify_report)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::errc)

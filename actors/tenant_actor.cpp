@@ -735,7 +735,8 @@ caf::behavior tenant_actor(tenant_self* self, tenant_actor_config cfg) {
         return self->delegate(svc(self).readers, account_balances_atom::value, self->state.cfg.tenant, f);
       },
       [=](committed_atom, uint64_t seq) { on_committed(self, seq); },
-      [=](commit_failed_atom, uint64_t seq, errc code) { on_commit_failed(self, seq, code); },
+      // The writer sends an errc; CAF turns error-code enums into caf::error on the way.
+      [=](commit_failed_atom, uint64_t seq, caf::error& e) { on_commit_failed(self, seq, to_errc(e)); },
       [=](expiry_atom, uint64_t) { on_expiry_timer(self); },
       [=](restart_atom) {
         // Loading the tenant failed: try again.

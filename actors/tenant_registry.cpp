@@ -84,16 +84,27 @@ caf::result<R> forward(registry_self* self, tenant_id t, Ts&&... xs) {
     auto it = self->state.tenants.find(t.value);
     return it != self->state.tenants.end() && it->second.outstanding.erase(id) > 0;
   };
-  self->request(target.value(), svc(self).request_timeout(), std::forward<Ts>(xs)...)
-      .then(
-          [rp, take](R& r) mutable {
-            if (take())
-              rp.deliver(std::move(r));
-          },
-          [rp, take](caf::error& err) mutable {
-            if (take())
-              rp.deliver(caf::make_error(to_errc(err)));
-          });
+  auto on_error = [rp, take](caf::error& err) mutable {
+    if (take())
+      rp.deliver(caf::make_error(to_errc(err)));
+  };
+  auto sent = self->request(target.value(), svc(self).request_timeout(), std::forward<Ts>(xs)...);
+  if constexpr (std::is_same_v<R, caf::unit_t>) {
+    // An empty answer: CAF delivers it to a handler without arguments.
+    sent.then(
+        [rp, take]() mutable {
+          if (take())
+            rp.deliver(caf::unit);
+        },
+        on_error);
+  } else {
+    sent.then(
+        [rp, take](R& r) mutable {
+          if (take())
+            rp.deliver(std::move(r));
+        },
+        on_error);
+  }
   return caf::delegated<R>();
 }
 

@@ -47,7 +47,7 @@ loggers make_loggers(const node_config& cfg) {
   auto make = [&](const char* name) {
     auto l = std::make_shared<spdlog::logger>(name, sink);
     l->set_level(static_cast<spdlog::level::level_enum>(static_cast<int>(cfg.level)));
-    l->flush_on(spdlog::level::info);
+    l->flush_on(spdlog::level::trace);  // every line at once: logs matter most just before a crash
     return l;
   };
   return {make("node"), make("actors"), make("writer"), make("db"), make("gateway")};

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <mutex>
 #include <chrono>
 #include <thread>
 
@@ -38,45 +39,58 @@ TEST_CASE("killing the writer's connection mid-commit loses nothing acknowledged
     std::string sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
                       "'caudal-writer' AND datname = '" + fx.db.name() + "'";
     while (!stop) {
-      std::this_thread::sleep_for(350ms);
+      std::this_thread::sleep_for(600ms);
       auto r = conn->query(sql, {});
       if (r.ok() && r->size() > 0)
         ++kills;
     }
   });
 
+  // Two clients at once: one funds the spenders, the other spends what they hold. The sequencer runs a
+  // spend on funding that may not be committed yet: when that commit fails, the spend must fail with it.
+  std::mutex mu;
   std::vector<uint64_t> acked;
-  int failures = 0;
-  uint64_t next_id = 1;
+  std::atomic<int> failures{0};
+  std::atomic<uint64_t> next_id{1};
   auto until = std::chrono::steady_clock::now() + 6s;
-  while (std::chrono::steady_clock::now() < until) {
-    // Fund a spender, then let it spend: the spend only succeeds on a funding that really committed.
-    uint64_t spender = 2 + next_id % 20;
-    std::vector<ledger::transfer> batch{make_transfer(next_id, 1, spender, 10),
-                                        make_transfer(next_id + 1, spender, 1, 10)};
-    next_id += 2;
-    auto r = c.create_transfers(batch);
-    if (r.ok()) {
-      for (size_t i = 0; i < batch.size(); ++i)
-        if (r->at(i) == create_transfer_result::ok)
-          acked.push_back(batch[i].id.value.lo);
-    } else {
-      ++failures;
-      INFO("request failed with " << errc_name(r.error().code));
-      CHECK(errc_retryable(r.error().code));
+  auto client_loop = [&](bool funder) {
+    auto conn = fx.session(t);
+    uint64_t seed = funder ? 7 : 11;
+    while (std::chrono::steady_clock::now() < until) {
+      seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+      uint64_t spender = 2 + (seed >> 33) % 20;
+      uint64_t id = next_id++;
+      auto tr = funder ? make_transfer(id, 1, spender, 10) : make_transfer(id, spender, 1, 10);
+      auto r = conn.create_transfers({tr});
+      if (r.ok()) {
+        if (r->at(0) == create_transfer_result::ok) {
+          std::lock_guard<std::mutex> lock(mu);
+          acked.push_back(id);
+        }
+      } else {
+        ++failures;
+        if (!errc_retryable(r.error().code)) {
+          std::lock_guard<std::mutex> lock(mu);
+          FAIL_CHECK("not retryable: " << errc_name(r.error().code));
+        }
+      }
     }
-  }
+  };
+  std::thread funder(client_loop, true);
+  client_loop(false);
+  funder.join();
   stop = true;
   killer.join();
   delay.delay_ms = 0;
   REQUIRE(op.inject_fault(delay).ok());
-  MESSAGE("writer connection killed " << kills.load() << " times; " << failures << " requests failed; "
+  MESSAGE("writer connection killed " << kills.load() << " times; " << failures.load() << " requests failed; "
                                       << acked.size() << " transfers acknowledged");
   CHECK(kills.load() > 0);
-  CHECK(failures > 0);
+  CHECK(failures.load() > 0);
 
   // Work continues on a rebuilt working set.
   auto more = c.create_transfers({make_transfer(1'000'000, 1, 2, 5), make_transfer(1'000'001, 2, 1, 5)});
+  INFO("after the faults: " << (more.ok() ? "ok" : errc_name(more.error().code)));
   REQUIRE(more.ok());
   CHECK(more->at(0) == create_transfer_result::ok);
   CHECK(more->at(1) == create_transfer_result::ok);

@@ -1,5 +1,6 @@
 #include "actors/batch_writer.hpp"
 
+#include <chrono>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -20,7 +21,22 @@ size_t unit_size(const commit_work& w) {
 
 class writer {
  public:
-  writer(caf::blocking_actor* self, batch_writer_config cfg) : self_(self), cfg_(std::move(cfg)) {}
+  writer(caf::blocking_actor* self, batch_writer_config cfg) : self_(self), cfg_(std::move(cfg)) {
+    if (cfg_.metrics != nullptr) {
+      commit_latency_ = &cfg_.metrics->add_histogram("caudal_group_commit_duration_seconds",
+                                                     "Time of one group commit (one PostgreSQL transaction)")
+                             .with();
+      commit_units_ = &cfg_.metrics->add_histogram("caudal_group_commit_units", "Tenant units per group commit", {},
+                                                   metrics::histogram_buckets::sizes())
+                           .with();
+      commit_rows_ = &cfg_.metrics->add_histogram("caudal_group_commit_rows",
+                                                  "Created accounts and transfers per group commit", {},
+                                                  metrics::histogram_buckets::sizes())
+                          .with();
+      failures_ = &cfg_.metrics->add_counter("caudal_group_commit_failures_total", "Failed group commits by reason",
+                                             {"reason"});
+    }
+  }
 
   void run() {
     connect();
@@ -54,6 +70,8 @@ class writer {
  private:
   void connect() {
     auto c = storage::pg_connection::open(cfg_.pg_url, "caudal-writer");
+    if (cfg_.db_healthy)
+      cfg_.db_healthy->store(c.ok());
     if (c) {
       conn_ = std::move(c.value());
     } else {
@@ -97,12 +115,14 @@ class writer {
       commits.reserve(writable.size());
       for (auto& w : writable)
         commits.push_back({w->tenant, &w->changes});
+      auto started = std::chrono::steady_clock::now();
       result<void> r = errc::database_unavailable;
       // database_unavailable means the connection was gone before anything was sent (e.g. the server
       // closed it while we were idle): reconnecting and trying once more is safe.
       for (int attempt = 0; attempt < 2 && !r.ok() && r.error().code == errc::database_unavailable; ++attempt)
         if (ensure_connection())
           r = storage::commit_group(*conn_, commits, delay_ms_);
+      record(r, started, writable);
       if (r.ok()) {
         for (auto& w : writable)
           self_->send(w->reply_to, committed_atom::value, w->seq);
@@ -122,8 +142,31 @@ class writer {
     barriers_.clear();
   }
 
+  void record(const result<void>& r, std::chrono::steady_clock::time_point started,
+              const std::vector<commit_work_ptr>& units) {
+    if (cfg_.db_healthy)
+      cfg_.db_healthy->store(r.ok() || r.error().code != errc::database_unavailable);
+    if (commit_latency_ == nullptr)
+      return;
+    if (!r.ok()) {
+      failures_->with({errc_name(r.error().code)}).inc();
+      return;
+    }
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+    commit_latency_->observe(static_cast<uint64_t>(us.count()));
+    commit_units_->observe(units.size());
+    uint64_t rows = 0;
+    for (auto& w : units)
+      rows += w->changes.created_accounts.size() + w->changes.created_transfers.size();
+    commit_rows_->observe(rows);
+  }
+
   caf::blocking_actor* self_;
   batch_writer_config cfg_;
+  metrics::histogram* commit_latency_ = nullptr;
+  metrics::histogram* commit_units_ = nullptr;
+  metrics::histogram* commit_rows_ = nullptr;
+  metrics::counter_family* failures_ = nullptr;
   std::unique_ptr<storage::pg_connection> conn_;
   std::vector<commit_work_ptr> group_;
   std::vector<caf::response_promise> barriers_;

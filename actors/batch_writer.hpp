@@ -14,8 +14,11 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
+
+#include "base/metrics.hpp"
 
 namespace caudal::actors {
 
@@ -23,6 +26,8 @@ struct batch_writer_config {
   std::string pg_url;
   size_t max_items = 65536;  // rows (created accounts + transfers + updates) per group commit
   std::shared_ptr<spdlog::logger> log;
+  metrics::registry* metrics = nullptr;            // group commit latency, sizes, failures
+  std::shared_ptr<std::atomic<bool>> db_healthy;  // false while the last commit or connect failed (/healthz)
 };
 
 void batch_writer(caf::blocking_actor* self, batch_writer_config cfg);

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 
+#include "base/metrics.hpp"
 #include "schemas/api.capnp.h"
 
 namespace caudal::cluster {
@@ -23,6 +24,7 @@ struct gateway_context {
   std::chrono::milliseconds timeout{12000};
   bool test_hooks = false;
   std::shared_ptr<spdlog::logger> log;
+  metrics::registry* metrics = nullptr;  // request counts and latencies per operation and tenant
 };
 
 api::Gateway::Client make_gateway(std::shared_ptr<const gateway_context> ctx);

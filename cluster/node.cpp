@@ -154,8 +154,10 @@ int run_node(const node_config& cfg) {
   services->timing = timing_of(cfg);
   services->test_hooks = cfg.test_hooks;
   services->log = log.actors;
+  auto db_healthy = std::make_shared<std::atomic<bool>>(true);
   services->writer = sys.spawn<caf::detached>(
-      actors::batch_writer, actors::batch_writer_config{cfg.pg_url, cfg.writer_max_items, log.writer});
+      actors::batch_writer,
+      actors::batch_writer_config{cfg.pg_url, cfg.writer_max_items, log.writer, &metrics, db_healthy});
   services->readers = actors::spawn_db_readers(sys, {cfg.pg_url, "caudal-reader", cfg.pg_readers, log.db});
   services->admin = actors::spawn_admin_workers(sys, {cfg.pg_url, "caudal-admin", 2, log.db});
   auto registry = actors::spawn_tenant_registry(sys, services);
@@ -169,6 +171,7 @@ int run_node(const node_config& cfg) {
   gw->timeout = std::chrono::milliseconds(cfg.request_timeout_ms + 2000);
   gw->test_hooks = cfg.test_hooks;
   gw->log = log.gateway;
+  gw->metrics = &metrics;
   if (cfg.test_hooks)
     log.node->warn("test hooks are enabled: fault injection is possible (never use in production)");
 
@@ -178,7 +181,9 @@ int run_node(const node_config& cfg) {
     capnp::TwoPartyServer rpc_server(make_gateway(gw));
     auto serving = rpc_server.listen(*rpc_listener);
 
-    http_endpoint http(io, cfg.http_listen, [] { return true; }, [&metrics] { return metrics.render(); });
+    // Healthy while the batch writer can reach PostgreSQL: without it nothing can be acknowledged.
+    http_endpoint http(
+        io, cfg.http_listen, [db_healthy] { return db_healthy->load(); }, [&metrics] { return metrics.render(); });
     std::string rpc_addr = host_of(cfg.rpc_listen) + ":" + std::to_string(rpc_listener->getPort());
     std::string http_addr = host_of(cfg.http_listen) + ":" + std::to_string(http.port());
     log.node->info("serving: rpc={} http={}", rpc_addr, http_addr);

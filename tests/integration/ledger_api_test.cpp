@@ -137,6 +137,17 @@ TEST_CASE("a tenant moves money: accounts, transfers, chains, two-phase, lookups
   REQUIRE(no_hist.ok());
   CHECK(no_hist->empty());
 
+  // The node reports itself healthy and counts what it served.
+  int status = -1;
+  auto health = run_command("curl -sS http://" + fx.node->http_address() + "/healthz", &status);
+  CHECK(status == 0);
+  CHECK(health == "ok\n");
+  auto metrics = run_command("curl -sS http://" + fx.node->http_address() + "/metrics", &status);
+  CHECK(metrics.find("caudal_requests_total{operation=\"create_transfers\",outcome=\"ok\"}") != std::string::npos);
+  CHECK(metrics.find("caudal_request_duration_seconds_bucket{operation=\"create_transfers\",tenant=\"" +
+                     std::to_string(t.created.tenant.id.value)) != std::string::npos);
+  CHECK(metrics.find("caudal_group_commit_duration_seconds_count") != std::string::npos);
+
   fx.require_verify_ok();
 }
 

@@ -87,11 +87,7 @@ class admin_impl final : public api::Admin::Server {
     return respond(
         ask<created_tenant>(*ctx_->system, ctx_->admin, ctx_->timeout, create_tenant_atom::value, name, country),
         context, [](auto out, created_tenant& c) {
-          auto t = out.initTenant();
-          t.setId(c.tenant.id.value);
-          t.setName(c.tenant.name);
-          t.setCountry(c.tenant.country);
-          t.setCreatedAtMs(c.tenant.created_at_ms);
+          wire::to_wire(c.tenant, out.initTenant());
           out.setClientId(c.client_id);
           out.setClientSecret(c.client_secret);
         });
@@ -101,13 +97,8 @@ class admin_impl final : public api::Admin::Server {
     return respond(ask<tenant_list>(*ctx_->system, ctx_->admin, ctx_->timeout, list_tenants_atom::value), context,
                    [](auto out, tenant_list& ts) {
                      auto list = out.initTenants(static_cast<unsigned>(ts.items.size()));
-                     for (unsigned i = 0; i < list.size(); ++i) {
-                       auto& x = ts.items[i];
-                       list[i].setId(x.id.value);
-                       list[i].setName(x.name);
-                       list[i].setCountry(x.country);
-                       list[i].setCreatedAtMs(x.created_at_ms);
-                     }
+                     for (unsigned i = 0; i < list.size(); ++i)
+                       wire::to_wire(ts.items[i], list[i]);
                    });
   }
 
@@ -115,16 +106,7 @@ class admin_impl final : public api::Admin::Server {
     // The checker reads the whole ledger: give it more time than a request.
     return respond(
         ask<storage::verify_report>(*ctx_->system, ctx_->admin, ctx_->timeout * 10, verify_atom::value), context,
-        [](auto out, storage::verify_report& r) {
-          auto rep = out.initReport();
-          rep.setOk(r.ok);
-          auto v = rep.initViolations(static_cast<unsigned>(r.violations.size()));
-          for (unsigned i = 0; i < v.size(); ++i)
-            v.set(i, r.violations[i]);
-          rep.setTenantsChecked(r.tenants_checked);
-          rep.setAccountsChecked(r.accounts_checked);
-          rep.setTransfersChecked(r.transfers_checked);
-        });
+        [](auto out, storage::verify_report& r) { wire::to_wire(r, out.initReport()); });
   }
 
   kj::Promise<void> injectFault(InjectFaultContext context) override {

@@ -7,6 +7,7 @@
 
 #include "actors/ledger/result_codes.hpp"
 #include "actors/ledger/types.hpp"
+#include "base/admin_types.hpp"
 #include "base/errc.hpp"
 #include "schemas/api.capnp.h"
 
@@ -37,26 +38,8 @@ void set_error(api::Error::Builder b, errc e);  // code and retryable
 // Unknown codes (a newer server) come back as errc::internal with the wire's retryable flag kept by the caller.
 errc from_wire(api::Error::Reader r);
 
-// --- Admin API values. No domain type exists for these outside storage/ (which a client must not link),
-// so their plain C++ form lives here; the gateway maps storage's records onto them field by field.
-struct tenant_info {
-  tenant_id id;
-  std::string name;
-  std::string country;  // ISO 3166-1 alpha-2
-  int64_t created_at_ms = 0;
-
-  friend bool operator==(const tenant_info& a, const tenant_info& b) {
-    return a.id == b.id && a.name == b.name && a.country == b.country && a.created_at_ms == b.created_at_ms;
-  }
-};
-
-struct verify_report {
-  bool ok = true;
-  std::vector<std::string> violations;  // at most 100
-  uint32_t tenants_checked = 0;
-  uint64_t accounts_checked = 0;
-  uint64_t transfers_checked = 0;
-};
+using caudal::tenant_info;
+using caudal::verify_report;
 
 // Test-only fault injection (api.capnp's Fault); values are the wire values of FaultKind.
 enum class fault_kind : uint16_t {

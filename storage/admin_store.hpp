@@ -5,17 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "base/admin_types.hpp"
 #include "base/ids.hpp"
 #include "storage/pg_connection.hpp"
 
 namespace caudal::storage {
 
-struct tenant_info {
-  tenant_id id;
-  std::string name;
-  std::string country;
-  int64_t created_at_ms = 0;
-};
+using caudal::tenant_info;
 
 // Creates the tenant and its first client in one transaction. errc::tenant_exists if the name is taken.
 result<tenant_info> create_tenant(pg_connection& c, const std::string& name, const std::string& country,
@@ -34,13 +30,7 @@ result<std::optional<client_record>> find_client(pg_connection& c, const std::st
 // Creates the operator client if absent, or sets its hash if present (the scripts own its secret).
 result<void> upsert_admin_client(pg_connection& c, const std::string& client_id, const std::string& secret_hash);
 
-struct verify_report {
-  bool ok = true;
-  std::vector<std::string> violations;  // at most 100
-  uint32_t tenants_checked = 0;
-  uint64_t accounts_checked = 0;
-  uint64_t transfers_checked = 0;
-};
+using caudal::verify_report;
 // Recomputes, in one REPEATABLE READ READ ONLY snapshot: per tenant and ledger, debits = credits (posted
 // and pending); every account's four balances equal the sums of its transfers (posted: single-phase and
 // post rows; pending: pending rows still pending); every pending_transfers row has its transfer.

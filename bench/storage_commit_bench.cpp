@@ -1,4 +1,5 @@
-// Micro-benchmark of commit_group (skipped by default; run with --no-skip, ideally from a Release build):
+// Micro-benchmark of commit_group (a tool, not a test: run `build/bench/storage_commit_bench --no-skip` from a
+// Release build with CAUDAL_TEST_PG_URL set):
 // one tenant, N accounts, rounds of M new transfers between random accounts plus the balance updates of
 // every account they touch, one group commit per round. Sizes: CAUDAL_BENCH_ACCOUNTS (10000),
 // CAUDAL_BENCH_TRANSFERS (8000), CAUDAL_BENCH_ROUNDS (5), CAUDAL_BENCH_TENANTS (1: the transfers split

@@ -1,0 +1,32 @@
+#pragma once
+// Operator-facing value types shared by the storage layer (which produces them), the gateway and the
+// client library (which move them over the wire through schemas/codec).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/ids.hpp"
+
+namespace caudal {
+
+struct tenant_info {
+  tenant_id id;
+  std::string name;
+  std::string country;  // ISO 3166-1 alpha-2
+  int64_t created_at_ms = 0;
+
+  friend bool operator==(const tenant_info& a, const tenant_info& b) {
+    return a.id == b.id && a.name == b.name && a.country == b.country && a.created_at_ms == b.created_at_ms;
+  }
+};
+
+// What `caudal verify` found (see storage::verify).
+struct verify_report {
+  bool ok = true;
+  std::vector<std::string> violations;  // at most 100
+  uint32_t tenants_checked = 0;
+  uint64_t accounts_checked = 0;
+  uint64_t transfers_checked = 0;
+};
+
+}  // namespace caudal

@@ -24,6 +24,7 @@ struct work_item {
   std::vector<ledger::account> accounts;
   std::vector<ledger::transfer> transfers;
   std::vector<transfer_id> expiring;
+  std::vector<uint64_t> expiring_at;  // expires_at of each, to put them back if the unit cannot run
   caf::response_promise rp;  // not used for expiry items
   size_t size() const { return accounts.size() + transfers.size() + expiring.size(); }
 };
@@ -110,6 +111,7 @@ struct tenant_state {
   bool more_expiries = false;
   uint64_t reload_from_ns = 0;
   uint64_t expiry_timer_ns = 0;  // when the scheduled expiry message fires (0: none)
+  uint64_t expiry_retry_ns = 0;  // after a failed expiry unit: not before this
   bool reloading_expiries = false;
 
   std::unordered_map<account_id, account_slot, id_hash> accounts;
@@ -138,6 +140,8 @@ void schedule_expiry(tenant_self* self) {
     next = st.expiries.top().first;
   if (st.more_expiries && (next == 0 || st.reload_from_ns < next))
     next = st.reload_from_ns;
+  if (next != 0 && next < st.expiry_retry_ns)
+    next = st.expiry_retry_ns;
   if (next == 0 || (st.expiry_timer_ns != 0 && st.expiry_timer_ns <= next))
     return;
   st.expiry_timer_ns = next;
@@ -187,11 +191,16 @@ void on_expiry_timer(tenant_self* self) {
   if (st.ph != phase::running)
     return;  // load/rebuild schedules again
   uint64_t now = now_ns(self);
+  if (now < st.expiry_retry_ns) {
+    schedule_expiry(self);  // an expiry unit failed a moment ago: back off
+    return;
+  }
   work_item item;
   item.k = work_item::kind::expiry;
   while (!st.expiries.empty() && st.expiries.top().first <= now &&
          item.expiring.size() < caudal::limits::max_batch_items) {
     item.expiring.push_back(st.expiries.top().second);
+    item.expiring_at.push_back(st.expiries.top().first);
     st.expiries.pop();
   }
   if (!item.expiring.empty()) {
@@ -211,9 +220,18 @@ void deliver(pending_reply& r) {
   std::visit([&](auto& results) { r.rp.deliver(std::move(results)); }, r.results);
 }
 
-void fail_item(work_item& item, errc e) {
-  if (item.k != work_item::kind::expiry)
+// Answers a request that cannot run with `e`; an expiry that cannot run goes back to the heap and is
+// tried again a second later (expiries are late, never lost).
+void fail_item(tenant_self* self, work_item& item, errc e) {
+  if (item.k != work_item::kind::expiry) {
     item.rp.deliver(caf::make_error(e));
+    return;
+  }
+  auto& st = self->state;
+  for (size_t i = 0; i < item.expiring.size(); ++i)
+    push_expiry(self, item.expiring[i], item.expiring_at[i]);
+  st.expiry_retry_ns = now_ns(self) + ns_per_s;
+  schedule_expiry(self);
 }
 
 void send_committed_state(tenant_self* self, const ledger::effects& changes) {
@@ -349,6 +367,7 @@ void pump(tenant_self* self) {
               s.prepared.clear();
               if (gen != s.generation || s.ph != phase::running) {
                 requeue_front(self, ready);  // the working set is being rebuilt: prepare again later
+                finish_rebuild_if_quiet(self);
               } else {
                 for (auto& a : p.accounts)
                   s.ws.load_account(a.account, a.version);
@@ -369,7 +388,8 @@ void pump(tenant_self* self) {
               svc(self).log->warn("tenant {}: prefetch failed ({}); failing {} requests", s.cfg.tenant.value,
                                   errc_name(code), ready.size());
               for (auto& item : ready)
-                fail_item(item, code);
+                fail_item(self, item, code);
+              finish_rebuild_if_quiet(self);
               pump(self);
             });
     return;
@@ -448,7 +468,7 @@ void load_tenant(tenant_self* self) {
                         return;
                       if (!ts.exists) {
                         for (auto& item : s.queue)
-                          fail_item(item, errc::tenant_not_found);
+                          fail_item(self, item, errc::tenant_not_found);
                         s.queue.clear();
                         s.queued_items = 0;
                         self->quit();
@@ -484,7 +504,7 @@ void load_tenant(tenant_self* self) {
 void enqueue(tenant_self* self, work_item item) {
   auto& st = self->state;
   if (st.queued_items + item.size() > svc(self).limits.tenant_queue_items) {
-    fail_item(item, errc::overloaded);
+    fail_item(self, item, errc::overloaded);
     return;
   }
   st.queued_items += item.size();

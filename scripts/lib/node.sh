@@ -74,6 +74,14 @@ node_pid() {
   printf '%s\n' "$pid"
 }
 
+# True when the executable of running process $1 was replaced on disk (rebuilt) after the process started:
+# the kernel then shows its old file as deleted.
+node_binary_replaced() {
+  local exe
+  exe="$(readlink "/proc/$1/exe" 2>/dev/null)" || return 1
+  [[ "$exe" == *" (deleted)" ]]
+}
+
 # The operator's secret: created once (64 hex characters from /dev/urandom), 0600, reused after.
 ensure_operator_secret() {
   if [[ ! -s "$OPERATOR_SECRET_FILE" ]]; then

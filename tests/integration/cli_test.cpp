@@ -70,7 +70,8 @@ struct cli_sandbox {
 
   client::client_file read_client_file() const {
     auto f = client::load_client_file(client_file);
-    REQUIRE_MESSAGE(f.ok(), f.error().detail);
+    if (!f.ok())
+      FAIL(f.error().detail);  // not REQUIRE_MESSAGE: its message is built even on success (doctest -s)
     return std::move(f).value();
   }
 
@@ -83,8 +84,8 @@ struct cli_sandbox {
   // Runs `caudal ARGS` (arguments already shell-quoted where needed).
   ran caudal(const std::string& args) const {
     const fs::path err_file = dir / "stderr.txt";
-    const std::string cmd = "CAUDAL_CLIENT_FILE=" + quote(client_file.string()) + " " + quote(CAUDAL_CLI_BINARY) +
-                            " " + args + " 2>" + quote(err_file.string());
+    const std::string cmd = "CAUDAL_CLIENT_FILE=" + quote(client_file.string()) + " " + quote(CAUDAL_CLI_BINARY) + " " +
+                            args + " 2>" + quote(err_file.string());
     ran r;
     r.out = run_command(cmd, &r.code);
     std::stringstream e;
@@ -150,7 +151,8 @@ json one_account(const json& j) {
 
 std::string sql_one(storage::pg_connection& c, const std::string& sql) {
   auto r = c.query(sql, {});
-  REQUIRE_MESSAGE(r.ok(), sql << ": " << r.error().detail);
+  if (!r.ok())
+    FAIL(sql << ": " << r.error().detail);
   REQUIRE_MESSAGE(r->size() == 1, sql);
   return r->text(0, 0);
 }
@@ -226,10 +228,12 @@ TEST_CASE("the caudal CLI against a real node: every command, its JSON, exit cod
   }
 
   // ---- Transfers: single, a retry, linked chains ----
-  CHECK(cli.caudal_json("transfer create --tenant acme --id 100 --debit 1 --credit 2 --amount 500 --ledger 1 --code 1") ==
-        results({"ok"}));
-  CHECK(cli.caudal_json("transfer create --tenant acme --id 100 --debit 1 --credit 2 --amount 500 --ledger 1 --code 1") ==
-        results({"exists"}));
+  CHECK(
+      cli.caudal_json("transfer create --tenant acme --id 100 --debit 1 --credit 2 --amount 500 --ledger 1 --code 1") ==
+      results({"ok"}));
+  CHECK(
+      cli.caudal_json("transfer create --tenant acme --id 100 --debit 1 --credit 2 --amount 500 --ledger 1 --code 1") ==
+      results({"exists"}));
   const auto failing_chain = cli.write("chain_fails.json", R"([
     {"id": "101", "debit": "1", "credit": "2", "amount": "10", "ledger": 1, "code": 1, "flags": ["linked"]},
     {"id": "102", "debit": "3", "credit": "2", "amount": "10", "ledger": 1, "code": 1}
@@ -333,21 +337,21 @@ TEST_CASE("the caudal CLI against a real node: every command, its JSON, exit cod
       want.push_back(std::to_string(300 + i));
     CHECK(seen == want);
   }
-  CHECK(cli.caudal_json("account transfers --tenant acme --id 5 --limit 3 --debits --reversed").at("transfers").size() ==
-        3);
+  CHECK(
+      cli.caudal_json("account transfers --tenant acme --id 5 --limit 3 --debits --reversed").at("transfers").size() ==
+      3);
 
   // ---- Balance history of account 2 (history flag): 100, 103, 200, 201, 210, 211, then 25 batch items ----
   {
     const json h = cli.caudal_json("account balances --tenant acme --id 2 --limit 4");
     REQUIRE(h.at("balances").size() == 4);
     const json& first = h.at("balances").at(0);
-    CHECK(balances_of(first) == "0/0/0/500");          // transfer 100
+    CHECK(balances_of(first) == "0/0/0/500");                     // transfer 100
     CHECK(balances_of(h.at("balances").at(1)) == "0/50/0/500");   // 103
     CHECK(balances_of(h.at("balances").at(2)) == "0/50/70/500");  // 200 pending
     CHECK(balances_of(h.at("balances").at(3)) == "0/50/0/530");   // 201 posts 30
-    const json rest =
-        cli.caudal_json("account balances --tenant acme --id 2 --limit 8190 --after " +
-                        h.at("next_after").get<std::string>());
+    const json rest = cli.caudal_json("account balances --tenant acme --id 2 --limit 8190 --after " +
+                                      h.at("next_after").get<std::string>());
     REQUIRE(rest.at("balances").size() == 2 + 25);
     CHECK(balances_of(rest.at("balances").at(0)) == "0/50/40/530");  // 210 pending
     CHECK(balances_of(rest.at("balances").at(1)) == "0/50/0/530");   // 211 voids it
@@ -368,14 +372,15 @@ TEST_CASE("the caudal CLI against a real node: every command, its JSON, exit cod
   // ---- PostgreSQL holds what the CLI reported ----
   {
     auto db = fx.db.connect();
-    const json a1 = one_account(cli.caudal_json("account get --tenant acme --id 1"));
-    CHECK(sql_one(*db, "SELECT debits_pending || '/' || debits_posted || '/' || credits_pending || '/' || "
-                       "credits_posted FROM accounts WHERE tenant_id = " +
-                           tenant_id + " AND id = '" + uuid(1) + "'") == balances_of(a1));
-    const json a2 = one_account(cli.caudal_json("account get --tenant acme --id 2"));
-    CHECK(sql_one(*db, "SELECT debits_pending || '/' || debits_posted || '/' || credits_pending || '/' || "
-                       "credits_posted FROM accounts WHERE tenant_id = " +
-                           tenant_id + " AND id = '" + uuid(2) + "'") == balances_of(a2));
+    auto sql_balances = [&](uint64_t account) {
+      return sql_one(*db,
+                     "SELECT debits_pending || '/' || debits_posted || '/' || credits_pending || '/' || "
+                     "credits_posted FROM accounts WHERE tenant_id = " +
+                         tenant_id + " AND id = '" + uuid(account) + "'");
+    };
+    for (uint64_t account : {1, 2, 3, 5})
+      CHECK(sql_balances(account) ==
+            balances_of(one_account(cli.caudal_json("account get --tenant acme --id " + std::to_string(account)))));
     CHECK(sql_one(*db, "SELECT count(*) FROM accounts WHERE tenant_id = " + tenant_id) == "5");
     // 100, 103, 104, 105, 200, 201, 210, 211, 300..324; not 101, 102 (failed) nor 202 (refused).
     CHECK(sql_one(*db, "SELECT count(*) FROM transfers WHERE tenant_id = " + tenant_id) == std::to_string(8 + 25));
@@ -389,8 +394,8 @@ TEST_CASE("the caudal CLI against a real node: every command, its JSON, exit cod
                            uuid(210) + "'") == "3");  // voided
     CHECK(sql_one(*db, "SELECT count(*) FROM account_balances WHERE tenant_id = " + tenant_id + " AND account_id = '" +
                            uuid(2) + "'") == std::to_string(6 + 25));
-    CHECK(sql_one(*db, "SELECT count(*) FROM accounts WHERE tenant_id = " + globex.at("tenant_id").get<std::string>()) ==
-          "0");
+    CHECK(sql_one(*db, "SELECT count(*) FROM accounts WHERE tenant_id = " +
+                           globex.at("tenant_id").get<std::string>()) == "0");
   }
 
   // ---- Rights: a tenant's client cannot administer; credentials of another tenant are refused ----
@@ -412,9 +417,9 @@ TEST_CASE("the caudal CLI against a real node: every command, its JSON, exit cod
   }
 
   // ---- Usage errors: exit 2, nothing sent ----
-  cli.usage_error("--json");                                                      // no command
-  cli.usage_error("frobnicate --json");                                           // unknown command
-  cli.usage_error("account create --tenant acme --id 6 --ledger 1 --json");       // --code missing
+  cli.usage_error("--json");                                                           // no command
+  cli.usage_error("frobnicate --json");                                                // unknown command
+  cli.usage_error("account create --tenant acme --id 6 --ledger 1 --json");            // --code missing
   cli.usage_error("account create --tenant acme --id x6 --ledger 1 --code 1 --json");  // not a number
   cli.usage_error("account create --tenant acme --id 6 --ledger 1 --code 1 --flags bogus --json");
   cli.usage_error("transfer create --tenant acme --id 400 --debit 1 --credit 2 --ledger 1 --code 1 --json");

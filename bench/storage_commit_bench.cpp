@@ -19,7 +19,7 @@
 #include <sstream>
 
 #include "storage/ledger_store.hpp"
-#include "tests/integration/storage_test_helpers.hpp"
+#include "tests/support/storage_test_helpers.hpp"
 #include "tests/support/test_database.hpp"
 
 using namespace caudal;

@@ -5,8 +5,9 @@
 #include <chrono>
 
 #include "storage/admin_store.hpp"
-#include "tests/integration/storage_test_helpers.hpp"
+#include "tests/support/storage_test_helpers.hpp"
 #include "tests/support/test_database.hpp"
+#include "tests/support/test_env.hpp"
 
 using namespace caudal;
 using namespace caudal::test;
@@ -18,7 +19,7 @@ TEST_CASE("tenants: create, find, list; a taken name is tenant_exists and writes
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
   auto a = storage::create_tenant(*c, "acme", "AR", "acme-app", "$argon2id$hash-a");
-  REQUIRE_MESSAGE(a.ok(), a.error().detail);
+  REQUIRE_MESSAGE(a.ok(), why(a));
   CHECK(a->id.value >= 1);
   CHECK(a->name == "acme");
   CHECK(a->country == "AR");

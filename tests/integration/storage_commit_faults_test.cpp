@@ -9,8 +9,9 @@
 
 #include "storage/admin_store.hpp"
 #include "storage/ledger_store.hpp"
-#include "tests/integration/storage_test_helpers.hpp"
+#include "tests/support/storage_test_helpers.hpp"
 #include "tests/support/test_database.hpp"
+#include "tests/support/test_env.hpp"
 
 using namespace caudal;
 using namespace caudal::test;
@@ -29,7 +30,7 @@ std::string fingerprint(storage::pg_connection& c) {
 
 void require_consistent(storage::pg_connection& c) {
   auto report = storage::verify(c);
-  REQUIRE_MESSAGE(report.ok(), report.error().detail);
+  REQUIRE_MESSAGE(report.ok(), why(report));
   CHECK_MESSAGE(report->ok, (report->violations.empty() ? std::string() : report->violations[0]));
 }
 

@@ -7,13 +7,14 @@
 
 #include "storage/pg_codec.hpp"
 #include "storage/pg_connection.hpp"
-#include "tests/integration/storage_test_helpers.hpp"
+#include "tests/support/storage_test_helpers.hpp"
 #include "tests/support/test_database.hpp"
 #include "tests/support/test_env.hpp"
 
 using namespace caudal;
 using caudal::test::scalar;
 using caudal::test::test_database;
+using caudal::test::why;
 
 TEST_CASE("uuid text encoding is big-endian hi then lo, and PostgreSQL orders it numerically") {
   CHECK(storage::codec::uuid_text(u128{0x0123456789abcdefull, 0xfedcba9876543210ull}) ==
@@ -38,7 +39,7 @@ TEST_CASE("uuid text encoding is big-endian hi then lo, and PostgreSQL orders it
   for (const auto& v : values)
     arr.add_uuid(v);
   auto r = c->query("SELECT u::text FROM unnest($1::uuid[]) AS u ORDER BY u", {arr.c_str()});
-  REQUIRE_MESSAGE(r.ok(), r.error().detail);
+  REQUIRE_MESSAGE(r.ok(), why(r));
   std::vector<u128> sorted = values;
   std::sort(sorted.begin(), sorted.end());
   REQUIRE(r->size() == static_cast<int>(sorted.size()));

@@ -8,7 +8,7 @@
 
 #include "storage/admin_store.hpp"
 #include "storage/ledger_store.hpp"
-#include "tests/integration/storage_test_helpers.hpp"
+#include "tests/support/storage_test_helpers.hpp"
 #include "tests/support/test_database.hpp"
 
 using namespace caudal;

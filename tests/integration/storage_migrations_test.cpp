@@ -9,12 +9,14 @@
 #include <thread>
 
 #include "storage/migrations.hpp"
-#include "tests/integration/storage_test_helpers.hpp"
+#include "tests/support/storage_test_helpers.hpp"
 #include "tests/support/test_database.hpp"
+#include "tests/support/test_env.hpp"
 
 using namespace caudal;
 using caudal::test::scalar;
 using caudal::test::test_database;
+using caudal::test::why;
 
 namespace {
 
@@ -99,7 +101,7 @@ TEST_CASE("the repository's migrations apply once and are idempotent") {
   });
   auto r = storage::migrate(*a, CAUDAL_SQL_DIR);
   other.join();
-  REQUIRE_MESSAGE(r.ok(), r.error().detail);
+  REQUIRE_MESSAGE(r.ok(), why(r));
   total += r.value();
   CHECK(total.load() == static_cast<int>(sql_files_in_repo()));
   CHECK(scalar(*a, "SELECT count(*) FROM schema_migrations") == std::to_string(sql_files_in_repo()));
@@ -125,7 +127,7 @@ TEST_CASE("a failing migration is rolled back, not recorded, and stops the later
   // Fixed file: the next run applies it and the later one.
   dir.write("0002_broken.sql", "CREATE TABLE half_table (k int);");
   auto fixed = storage::migrate(*c, dir.path.string());
-  REQUIRE_MESSAGE(fixed.ok(), fixed.error().detail);
+  REQUIRE_MESSAGE(fixed.ok(), why(fixed));
   CHECK(fixed.value() == 2);
 }
 

@@ -6,8 +6,9 @@
 
 #include "storage/admin_store.hpp"
 #include "storage/ledger_store.hpp"
-#include "tests/integration/storage_test_helpers.hpp"
+#include "tests/support/storage_test_helpers.hpp"
 #include "tests/support/test_database.hpp"
+#include "tests/support/test_env.hpp"
 
 using namespace caudal;
 using namespace caudal::test;
@@ -47,7 +48,7 @@ struct consistent_ledger {
 
 storage::verify_report run_verify(storage::pg_connection& c) {
   auto r = storage::verify(c);
-  REQUIRE_MESSAGE(r.ok(), r.error().detail);
+  REQUIRE_MESSAGE(r.ok(), why(r));
   return r.value();
 }
 

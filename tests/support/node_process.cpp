@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -68,6 +70,10 @@ node_process::node_process(node_options opts) : opts_(std::move(opts)) {
 node_process::~node_process() {
   if (pid_ > 0)
     stop();
+  // The log is kept only when asked (CAUDAL_KEEP_TEST_LOGS=1); failing tests print its tail themselves.
+  const char* keep = std::getenv("CAUDAL_KEEP_TEST_LOGS");
+  if (keep == nullptr || std::string(keep) != "1")
+    std::filesystem::remove_all(dir_);
 }
 
 void node_process::start() {
@@ -98,6 +104,8 @@ void node_process::start() {
   pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
+    // The node dies with the test process, even when the test crashes.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     setenv("CAUDAL_READY_FILE", ready.c_str(), 1);
     std::vector<char*> argv;
     for (auto& a : args)

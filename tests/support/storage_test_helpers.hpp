@@ -13,6 +13,7 @@
 #include "storage/ledger_store.hpp"
 #include "storage/pg_codec.hpp"
 #include "storage/pg_connection.hpp"
+#include "tests/support/test_env.hpp"
 
 namespace caudal::test {
 
@@ -57,26 +58,26 @@ struct balances {
 // Creates a tenant (tenant rows are needed for the clock) and returns its id.
 inline tenant_id new_tenant(storage::pg_connection& c, const std::string& name) {
   auto t = storage::create_tenant(c, name, "AR", name + "-client", "hash");
-  REQUIRE_MESSAGE(t.ok(), t.error().detail);
+  REQUIRE_MESSAGE(t.ok(), why(t));
   return t->id;
 }
 
 inline void commit_ok(storage::pg_connection& c, const std::vector<storage::tenant_commit>& group) {
   auto r = storage::commit_group(c, group);
-  REQUIRE_MESSAGE(r.ok(), r.error().detail);
+  REQUIRE_MESSAGE(r.ok(), why(r));
 }
 
 // The single value of a one-row, one-column query, as text.
 inline std::string scalar(storage::pg_connection& c, const std::string& sql) {
   auto r = c.query(sql, {});
-  REQUIRE_MESSAGE(r.ok(), r.error().detail);
+  REQUIRE_MESSAGE(r.ok(), why(r));
   REQUIRE(r->size() == 1);
   return r->is_null(0, 0) ? std::string("NULL") : std::string(r->text(0, 0));
 }
 
 inline void sql_ok(storage::pg_connection& c, const std::string& sql) {
   auto r = c.exec(sql);
-  REQUIRE_MESSAGE(r.ok(), r.error().detail);
+  REQUIRE_MESSAGE(r.ok(), why(r));
 }
 
 // A tiny hand-driven ledger for building consistent effects without the state machine: each call applies

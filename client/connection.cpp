@@ -55,6 +55,28 @@ bool refused(const Response& r, failure& out) {
   return true;
 }
 
+// A response list converted item by item with the codec.
+template <class T, class List>
+std::vector<T> from_list(List list) {
+  std::vector<T> out;
+  out.reserve(list.size());
+  for (auto x : list)
+    out.push_back(wire::from_wire(x));
+  return out;
+}
+
+// Per-item result codes, one per item sent. Unknown codes (a newer server) are kept by number.
+template <class Code, class List>
+result<std::vector<Code>> codes_of(List list, size_t sent) {
+  if (list.size() != sent)
+    return failure{errc::internal, "result count differs from item count"};
+  std::vector<Code> out;
+  out.reserve(sent);
+  for (auto c : list)
+    out.push_back(static_cast<Code>(c));
+  return out;
+}
+
 template <class Builder, class Item>
 void fill_ids(Builder list, const std::vector<Item>& ids) {
   for (unsigned i = 0; i < list.size(); ++i)
@@ -120,6 +142,23 @@ struct connection::impl {
     } catch (const std::exception& e) {
       return failure{errc::internal, e.what()};
     }
+  }
+
+  // One call: `build(capability)` makes the request, `read(response)` turns an accepted response into the
+  // value; the request-level error, the deadline and exceptions are handled here for every call.
+  template <class T, class Cap, class Build, class Read>
+  result<T> call(result<Cap> cap, Build&& build, Read read) {
+    if (!cap)
+      return cap.error();
+    return run<T>([&] {
+      auto req = build(cap.value());
+      return req.send().then([read](auto&& resp) -> result<T> {
+        failure f;
+        if (refused(resp, f))
+          return f;
+        return read(resp);
+      });
+    });
   }
 
   result<api::Session::Client> session_cap() {
@@ -245,30 +284,18 @@ result<account_results> connection::create_accounts(const std::vector<ledger::ac
     return failure{errc::batch_too_large, "too many accounts"};
   if (!impl_)
     return failure{errc::node_down, "not connected"};
-  auto s = impl_->session_cap();
-  if (!s)
-    return s.error();
-  const size_t n = accounts.size();
-  return impl_->run<account_results>([&] {
-    auto req = s->createAccountsRequest();
-    auto list = req.initAccounts(static_cast<unsigned>(n));
-    for (unsigned i = 0; i < n; ++i)
-      wire::to_wire(accounts[i], list[i]);
-    return req.send().then([n](capnp::Response<api::Session::CreateAccountsResults>&& resp) -> result<account_results> {
-      failure f;
-      if (refused(resp, f))
-        return f;
-      auto codes = resp.getResults();
-      if (codes.size() != n)
-        return failure{errc::internal, "result count differs from item count"};
-      account_results out;
-      out.reserve(n);
-      // Unknown codes (a newer server) are kept by number; the caller prints them as such.
-      for (auto c : codes)
-        out.push_back(static_cast<ledger::create_account_result>(c));
-      return out;
-    });
-  });
+  return impl_->call<account_results>(
+      impl_->session_cap(),
+      [&](api::Session::Client& s) {
+        auto req = s.createAccountsRequest();
+        auto list = req.initAccounts(static_cast<unsigned>(accounts.size()));
+        for (unsigned i = 0; i < list.size(); ++i)
+          wire::to_wire(accounts[i], list[i]);
+        return req;
+      },
+      [n = accounts.size()](auto& resp) {
+        return codes_of<ledger::create_account_result>(resp.getResults(), n);
+      });
 }
 
 result<transfer_results> connection::create_transfers(const std::vector<ledger::transfer>& transfers) {
@@ -276,210 +303,126 @@ result<transfer_results> connection::create_transfers(const std::vector<ledger::
     return failure{errc::batch_too_large, "too many transfers"};
   if (!impl_)
     return failure{errc::node_down, "not connected"};
-  auto s = impl_->session_cap();
-  if (!s)
-    return s.error();
-  const size_t n = transfers.size();
-  return impl_->run<transfer_results>([&] {
-    auto req = s->createTransfersRequest();
-    auto list = req.initTransfers(static_cast<unsigned>(n));
-    for (unsigned i = 0; i < n; ++i)
-      wire::to_wire(transfers[i], list[i]);
-    return req.send().then(
-        [n](capnp::Response<api::Session::CreateTransfersResults>&& resp) -> result<transfer_results> {
-          failure f;
-          if (refused(resp, f))
-            return f;
-          auto codes = resp.getResults();
-          if (codes.size() != n)
-            return failure{errc::internal, "result count differs from item count"};
-          transfer_results out;
-          out.reserve(n);
-          for (auto c : codes)
-            out.push_back(static_cast<ledger::create_transfer_result>(c));
-          return out;
-        });
-  });
+  return impl_->call<transfer_results>(
+      impl_->session_cap(),
+      [&](api::Session::Client& s) {
+        auto req = s.createTransfersRequest();
+        auto list = req.initTransfers(static_cast<unsigned>(transfers.size()));
+        for (unsigned i = 0; i < list.size(); ++i)
+          wire::to_wire(transfers[i], list[i]);
+        return req;
+      },
+      [n = transfers.size()](auto& resp) {
+        return codes_of<ledger::create_transfer_result>(resp.getResults(), n);
+      });
 }
 
 result<std::vector<ledger::account>> connection::lookup_accounts(const std::vector<account_id>& ids) {
-  using out_t = std::vector<ledger::account>;
   if (ids.size() > limits::max_batch_items)
     return failure{errc::batch_too_large, "too many ids"};
   if (!impl_)
     return failure{errc::node_down, "not connected"};
-  auto s = impl_->session_cap();
-  if (!s)
-    return s.error();
-  return impl_->run<out_t>([&] {
-    auto req = s->lookupAccountsRequest();
-    fill_ids(req.initIds(static_cast<unsigned>(ids.size())), ids);
-    return req.send().then([](capnp::Response<api::Session::LookupAccountsResults>&& resp) -> result<out_t> {
-      failure f;
-      if (refused(resp, f))
-        return f;
-      out_t out;
-      out.reserve(resp.getAccounts().size());
-      for (auto a : resp.getAccounts())
-        out.push_back(wire::from_wire(a));
-      return out;
-    });
-  });
+  return impl_->call<std::vector<ledger::account>>(
+      impl_->session_cap(),
+      [&](api::Session::Client& s) {
+        auto req = s.lookupAccountsRequest();
+        fill_ids(req.initIds(static_cast<unsigned>(ids.size())), ids);
+        return req;
+      },
+      [](auto& resp) { return from_list<ledger::account>(resp.getAccounts()); });
 }
 
 result<std::vector<ledger::transfer>> connection::lookup_transfers(const std::vector<transfer_id>& ids) {
-  using out_t = std::vector<ledger::transfer>;
   if (ids.size() > limits::max_batch_items)
     return failure{errc::batch_too_large, "too many ids"};
   if (!impl_)
     return failure{errc::node_down, "not connected"};
-  auto s = impl_->session_cap();
-  if (!s)
-    return s.error();
-  return impl_->run<out_t>([&] {
-    auto req = s->lookupTransfersRequest();
-    fill_ids(req.initIds(static_cast<unsigned>(ids.size())), ids);
-    return req.send().then([](capnp::Response<api::Session::LookupTransfersResults>&& resp) -> result<out_t> {
-      failure f;
-      if (refused(resp, f))
-        return f;
-      out_t out;
-      out.reserve(resp.getTransfers().size());
-      for (auto t : resp.getTransfers())
-        out.push_back(wire::from_wire(t));
-      return out;
-    });
-  });
+  return impl_->call<std::vector<ledger::transfer>>(
+      impl_->session_cap(),
+      [&](api::Session::Client& s) {
+        auto req = s.lookupTransfersRequest();
+        fill_ids(req.initIds(static_cast<unsigned>(ids.size())), ids);
+        return req;
+      },
+      [](auto& resp) { return from_list<ledger::transfer>(resp.getTransfers()); });
 }
 
 result<std::vector<ledger::transfer>> connection::account_transfers(const ledger::account_filter& filter) {
-  using out_t = std::vector<ledger::transfer>;
   if (!impl_)
     return failure{errc::node_down, "not connected"};
-  auto s = impl_->session_cap();
-  if (!s)
-    return s.error();
-  return impl_->run<out_t>([&] {
-    auto req = s->getAccountTransfersRequest();
-    wire::to_wire(filter, req.initFilter());
-    return req.send().then([](capnp::Response<api::Session::GetAccountTransfersResults>&& resp) -> result<out_t> {
-      failure f;
-      if (refused(resp, f))
-        return f;
-      out_t out;
-      out.reserve(resp.getTransfers().size());
-      for (auto t : resp.getTransfers())
-        out.push_back(wire::from_wire(t));
-      return out;
-    });
-  });
+  return impl_->call<std::vector<ledger::transfer>>(
+      impl_->session_cap(),
+      [&](api::Session::Client& s) {
+        auto req = s.getAccountTransfersRequest();
+        wire::to_wire(filter, req.initFilter());
+        return req;
+      },
+      [](auto& resp) { return from_list<ledger::transfer>(resp.getTransfers()); });
 }
 
 result<std::vector<ledger::account_balance>> connection::account_balances(const ledger::account_filter& filter) {
-  using out_t = std::vector<ledger::account_balance>;
   if (!impl_)
     return failure{errc::node_down, "not connected"};
-  auto s = impl_->session_cap();
-  if (!s)
-    return s.error();
-  return impl_->run<out_t>([&] {
-    auto req = s->getAccountBalancesRequest();
-    wire::to_wire(filter, req.initFilter());
-    return req.send().then([](capnp::Response<api::Session::GetAccountBalancesResults>&& resp) -> result<out_t> {
-      failure f;
-      if (refused(resp, f))
-        return f;
-      out_t out;
-      out.reserve(resp.getBalances().size());
-      for (auto b : resp.getBalances())
-        out.push_back(wire::from_wire(b));
-      return out;
-    });
-  });
+  return impl_->call<std::vector<ledger::account_balance>>(
+      impl_->session_cap(),
+      [&](api::Session::Client& s) {
+        auto req = s.getAccountBalancesRequest();
+        wire::to_wire(filter, req.initFilter());
+        return req;
+      },
+      [](auto& resp) { return from_list<ledger::account_balance>(resp.getBalances()); });
 }
 
 result<new_tenant> connection::create_tenant(const std::string& name, const std::string& country) {
   if (!impl_)
     return failure{errc::node_down, "not connected"};
-  auto a = impl_->admin_client();
-  if (!a)
-    return a.error();
-  return impl_->run<new_tenant>([&] {
-    auto req = a->createTenantRequest();
-    req.setName(kj::StringPtr(name.c_str(), name.size()));
-    req.setCountry(kj::StringPtr(country.c_str(), country.size()));
-    return req.send().then([](capnp::Response<api::Admin::CreateTenantResults>&& resp) -> result<new_tenant> {
-      failure f;
-      if (refused(resp, f))
-        return f;
-      new_tenant out;
-      out.tenant = wire::from_wire(resp.getTenant());
-      auto id = resp.getClientId();
-      auto secret = resp.getClientSecret();
-      out.client_id.assign(id.begin(), id.size());
-      out.client_secret.assign(secret.begin(), secret.size());
-      return out;
-    });
-  });
+  return impl_->call<new_tenant>(
+      impl_->admin_client(),
+      [&](api::Admin::Client& a) {
+        auto req = a.createTenantRequest();
+        req.setName(kj::StringPtr(name.c_str(), name.size()));
+        req.setCountry(kj::StringPtr(country.c_str(), country.size()));
+        return req;
+      },
+      [](auto& resp) {
+        new_tenant out;
+        out.tenant = wire::from_wire(resp.getTenant());
+        auto id = resp.getClientId();
+        auto secret = resp.getClientSecret();
+        out.client_id.assign(id.begin(), id.size());
+        out.client_secret.assign(secret.begin(), secret.size());
+        return out;
+      });
 }
 
 result<std::vector<tenant_info>> connection::list_tenants() {
-  using out_t = std::vector<tenant_info>;
   if (!impl_)
     return failure{errc::node_down, "not connected"};
-  auto a = impl_->admin_client();
-  if (!a)
-    return a.error();
-  return impl_->run<out_t>([&] {
-    return a->listTenantsRequest().send().then(
-        [](capnp::Response<api::Admin::ListTenantsResults>&& resp) -> result<out_t> {
-          failure f;
-          if (refused(resp, f))
-            return f;
-          out_t out;
-          out.reserve(resp.getTenants().size());
-          for (auto t : resp.getTenants())
-            out.push_back(wire::from_wire(t));
-          return out;
-        });
-  });
+  return impl_->call<std::vector<tenant_info>>(
+      impl_->admin_client(), [](api::Admin::Client& a) { return a.listTenantsRequest(); },
+      [](auto& resp) { return from_list<tenant_info>(resp.getTenants()); });
 }
 
 result<verify_report> connection::verify() {
   if (!impl_)
     return failure{errc::node_down, "not connected"};
-  auto a = impl_->admin_client();
-  if (!a)
-    return a.error();
-  return impl_->run<verify_report>([&] {
-    return a->verifyRequest().send().then(
-        [](capnp::Response<api::Admin::VerifyResults>&& resp) -> result<verify_report> {
-          failure f;
-          if (refused(resp, f))
-            return f;
-          return wire::from_wire(resp.getReport());
-        });
-  });
+  return impl_->call<verify_report>(
+      impl_->admin_client(), [](api::Admin::Client& a) { return a.verifyRequest(); },
+      [](auto& resp) { return wire::from_wire(resp.getReport()); });
 }
 
 result<void> connection::inject_fault(const fault& flt) {
   if (!impl_)
     return failure{errc::node_down, "not connected"};
-  auto a = impl_->admin_client();
-  if (!a)
-    return a.error();
-  // run<T> needs a value type; an empty struct stands in for void.
-  struct done {};
-  auto r = impl_->run<done>([&] {
-    auto req = a->injectFaultRequest();
-    wire::to_wire(flt, req.initFault());
-    return req.send().then([](capnp::Response<api::Admin::InjectFaultResults>&& resp) -> result<done> {
-      failure f;
-      if (refused(resp, f))
-        return f;
-      return done{};
-    });
-  });
+  struct done {};  // call<T> needs a value type; an empty struct stands in for void
+  auto r = impl_->call<done>(
+      impl_->admin_client(),
+      [&](api::Admin::Client& a) {
+        auto req = a.injectFaultRequest();
+        wire::to_wire(flt, req.initFault());
+        return req;
+      },
+      [](auto&) { return done{}; });
   if (!r)
     return r.error();
   return {};

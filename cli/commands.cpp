@@ -378,20 +378,42 @@ int tenant_create(context& ctx, const tenant_create_args& a) {
   return exit_processed;
 }
 
-int tenant_list(context& ctx) {
+// Opens a session (`open`: open_operator or open_tenant), makes one call and prints its answer: the shape
+// of every command after its arguments are checked. Returns the exit code.
+template <class Open, class Call, class Print>
+int call_and_print(context& ctx, Open open, Call call, Print print) {
   opened o;
-  open_operator(ctx, o);
+  open(o);
   if (o.code != exit_processed)
     return o.code;
-  auto tenants = o.conn.list_tenants();
-  if (!tenants)
-    return request_failed(ctx, tenants.error(), o.server);
-  if (ctx.global.json) {
-    print_json(ctx, tenants_json(tenants.value()));
-  } else {
-    print_tenants(ctx.out, tenants.value());
-  }
-  return exit_processed;
+  auto answer = call(o.conn);
+  if (!answer)
+    return request_failed(ctx, answer.error(), o.server);
+  return print(answer.value());
+}
+
+auto as_operator(context& ctx) {
+  return [&ctx](opened& o) { open_operator(ctx, o); };
+}
+
+auto as_tenant(context& ctx, const std::string& tenant) {
+  return [&ctx, &tenant](opened& o) { open_tenant(ctx, tenant, o); };
+}
+
+int too_many_items(context& ctx) {
+  return request_failed(ctx, failure{errc::batch_too_large, "too many items"}, "");
+}
+
+int tenant_list(context& ctx) {
+  return call_and_print(
+      ctx, as_operator(ctx), [](client::connection& c) { return c.list_tenants(); },
+      [&](const std::vector<client::tenant_info>& tenants) {
+        if (ctx.global.json)
+          print_json(ctx, tenants_json(tenants));
+        else
+          print_tenants(ctx.out, tenants);
+        return exit_processed;
+      });
 }
 
 int account_create(context& ctx, const account_create_args& a) {
@@ -399,20 +421,16 @@ int account_create(context& ctx, const account_create_args& a) {
   if (!items)
     return usage(ctx, items.error());
   if (items->size() > limits::max_batch_items)
-    return request_failed(ctx, failure{errc::batch_too_large, "too many items"}, "");
-  opened o;
-  open_tenant(ctx, a.tenant, o);
-  if (o.code != exit_processed)
-    return o.code;
-  auto results = o.conn.create_accounts(items.value());
-  if (!results)
-    return request_failed(ctx, results.error(), o.server);
-  if (ctx.global.json) {
-    print_json(ctx, results_json(results.value()));
-  } else {
-    print_results(ctx.out, results.value(), items.value());
-  }
-  return exit_processed;
+    return too_many_items(ctx);
+  return call_and_print(
+      ctx, as_tenant(ctx, a.tenant), [&](client::connection& c) { return c.create_accounts(items.value()); },
+      [&](const client::account_results& results) {
+        if (ctx.global.json)
+          print_json(ctx, results_json(results));
+        else
+          print_results(ctx.out, results, items.value());
+        return exit_processed;
+      });
 }
 
 int account_get(context& ctx, const lookup_args& a) {
@@ -420,64 +438,55 @@ int account_get(context& ctx, const lookup_args& a) {
   if (!ids)
     return usage(ctx, ids.error());
   if (ids->size() > limits::max_batch_items)
-    return request_failed(ctx, failure{errc::batch_too_large, "too many items"}, "");
-  opened o;
-  open_tenant(ctx, a.tenant, o);
-  if (o.code != exit_processed)
-    return o.code;
-  auto accounts = o.conn.lookup_accounts(ids.value());
-  if (!accounts)
-    return request_failed(ctx, accounts.error(), o.server);
-  if (ctx.global.json) {
-    print_json(ctx, accounts_json(accounts.value()));
-  } else {
-    print_accounts(ctx.out, accounts.value());
-    if (accounts->size() < ids->size())
-      ctx.out << (ids->size() - accounts->size()) << " not found\n";
-  }
-  return exit_processed;
+    return too_many_items(ctx);
+  return call_and_print(
+      ctx, as_tenant(ctx, a.tenant), [&](client::connection& c) { return c.lookup_accounts(ids.value()); },
+      [&](const std::vector<ledger::account>& accounts) {
+        if (ctx.global.json) {
+          print_json(ctx, accounts_json(accounts));
+        } else {
+          print_accounts(ctx.out, accounts);
+          if (accounts.size() < ids->size())
+            ctx.out << (ids->size() - accounts.size()) << " not found\n";
+        }
+        return exit_processed;
+      });
 }
 
 int account_transfers(context& ctx, const query_args& a) {
   auto filter = filter_from_args(a);
   if (!filter)
     return usage(ctx, filter.error());
-  opened o;
-  open_tenant(ctx, a.tenant, o);
-  if (o.code != exit_processed)
-    return o.code;
-  auto transfers = o.conn.account_transfers(filter.value());
-  if (!transfers)
-    return request_failed(ctx, transfers.error(), o.server);
-  if (ctx.global.json) {
-    print_json(ctx, transfer_page_json(transfers.value()));
-  } else {
-    print_transfers(ctx.out, transfers.value());
-    if (!transfers->empty())
-      ctx.out << "next page: --after " << transfers->back().timestamp << '\n';
-  }
-  return exit_processed;
+  return call_and_print(
+      ctx, as_tenant(ctx, a.tenant), [&](client::connection& c) { return c.account_transfers(filter.value()); },
+      [&](const std::vector<ledger::transfer>& transfers) {
+        if (ctx.global.json) {
+          print_json(ctx, transfer_page_json(transfers));
+        } else {
+          print_transfers(ctx.out, transfers);
+          if (!transfers.empty())
+            ctx.out << "next page: --after " << transfers.back().timestamp << '\n';
+        }
+        return exit_processed;
+      });
 }
 
 int account_balances(context& ctx, const query_args& a) {
   auto filter = filter_from_args(a);
   if (!filter)
     return usage(ctx, filter.error());
-  opened o;
-  open_tenant(ctx, a.tenant, o);
-  if (o.code != exit_processed)
-    return o.code;
-  auto balances = o.conn.account_balances(filter.value());
-  if (!balances)
-    return request_failed(ctx, balances.error(), o.server);
-  if (ctx.global.json) {
-    print_json(ctx, balance_page_json(balances.value()));
-  } else {
-    print_balances(ctx.out, balances.value());
-    if (!balances->empty())
-      ctx.out << "next page: --after " << balances->back().timestamp << '\n';
-  }
-  return exit_processed;
+  return call_and_print(
+      ctx, as_tenant(ctx, a.tenant), [&](client::connection& c) { return c.account_balances(filter.value()); },
+      [&](const std::vector<ledger::account_balance>& balances) {
+        if (ctx.global.json) {
+          print_json(ctx, balance_page_json(balances));
+        } else {
+          print_balances(ctx.out, balances);
+          if (!balances.empty())
+            ctx.out << "next page: --after " << balances.back().timestamp << '\n';
+        }
+        return exit_processed;
+      });
 }
 
 int transfer_create(context& ctx, const transfer_create_args& a) {
@@ -485,20 +494,16 @@ int transfer_create(context& ctx, const transfer_create_args& a) {
   if (!items)
     return usage(ctx, items.error());
   if (items->size() > limits::max_batch_items)
-    return request_failed(ctx, failure{errc::batch_too_large, "too many items"}, "");
-  opened o;
-  open_tenant(ctx, a.tenant, o);
-  if (o.code != exit_processed)
-    return o.code;
-  auto results = o.conn.create_transfers(items.value());
-  if (!results)
-    return request_failed(ctx, results.error(), o.server);
-  if (ctx.global.json) {
-    print_json(ctx, results_json(results.value()));
-  } else {
-    print_results(ctx.out, results.value(), items.value());
-  }
-  return exit_processed;
+    return too_many_items(ctx);
+  return call_and_print(
+      ctx, as_tenant(ctx, a.tenant), [&](client::connection& c) { return c.create_transfers(items.value()); },
+      [&](const client::transfer_results& results) {
+        if (ctx.global.json)
+          print_json(ctx, results_json(results));
+        else
+          print_results(ctx.out, results, items.value());
+        return exit_processed;
+      });
 }
 
 int transfer_get(context& ctx, const lookup_args& a) {
@@ -506,42 +511,35 @@ int transfer_get(context& ctx, const lookup_args& a) {
   if (!ids)
     return usage(ctx, ids.error());
   if (ids->size() > limits::max_batch_items)
-    return request_failed(ctx, failure{errc::batch_too_large, "too many items"}, "");
+    return too_many_items(ctx);
   std::vector<transfer_id> transfer_ids;
   transfer_ids.reserve(ids->size());
   for (const auto& id : ids.value())
     transfer_ids.push_back(transfer_id{id.value});
-  opened o;
-  open_tenant(ctx, a.tenant, o);
-  if (o.code != exit_processed)
-    return o.code;
-  auto transfers = o.conn.lookup_transfers(transfer_ids);
-  if (!transfers)
-    return request_failed(ctx, transfers.error(), o.server);
-  if (ctx.global.json) {
-    print_json(ctx, transfers_json(transfers.value()));
-  } else {
-    print_transfers(ctx.out, transfers.value());
-    if (transfers->size() < ids->size())
-      ctx.out << (ids->size() - transfers->size()) << " not found\n";
-  }
-  return exit_processed;
+  return call_and_print(
+      ctx, as_tenant(ctx, a.tenant), [&](client::connection& c) { return c.lookup_transfers(transfer_ids); },
+      [&](const std::vector<ledger::transfer>& transfers) {
+        if (ctx.global.json) {
+          print_json(ctx, transfers_json(transfers));
+        } else {
+          print_transfers(ctx.out, transfers);
+          if (transfers.size() < ids->size())
+            ctx.out << (ids->size() - transfers.size()) << " not found\n";
+        }
+        return exit_processed;
+      });
 }
 
 int verify(context& ctx) {
-  opened o;
-  open_operator(ctx, o);
-  if (o.code != exit_processed)
-    return o.code;
-  auto report = o.conn.verify();
-  if (!report)
-    return request_failed(ctx, report.error(), o.server);
-  if (ctx.global.json) {
-    print_json(ctx, verify_json(report.value()));
-  } else {
-    print_verify(ctx.out, report.value());
-  }
-  return report->ok ? exit_processed : exit_failed;
+  return call_and_print(
+      ctx, as_operator(ctx), [](client::connection& c) { return c.verify(); },
+      [&](const client::verify_report& report) {
+        if (ctx.global.json)
+          print_json(ctx, verify_json(report));
+        else
+          print_verify(ctx.out, report);
+        return report.ok ? exit_processed : exit_failed;
+      });
 }
 
 }  // namespace caudal::cli

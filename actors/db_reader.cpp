@@ -34,15 +34,25 @@ struct db_worker_state {
 
 using worker = caf::stateful_actor<db_worker_state>;
 
+enum class retry { read_only, never };
+
 // Runs `query` on the worker's connection and turns the storage result into a handler result.
+// A connection the server closed while it sat idle (a PostgreSQL restart) only shows when used: a
+// read-only query then runs once more on a new connection; a write is never repeated (its outcome may
+// be unknown).
 template <class T, class Wrap, class Query>
-caf::result<T> run(worker* self, const db_pool_config& cfg, Query query, Wrap wrap) {
+caf::result<T> run(worker* self, const db_pool_config& cfg, Query query, Wrap wrap, retry policy = retry::read_only) {
   auto c = self->state.connection(cfg);
   if (!c.ok()) {
     cfg.log->warn("{}: no database connection: {}", cfg.application_name, c.error().detail);
     return to_error(c.error());
   }
   auto r = query(*c.value());
+  if (!r.ok() && r.error().code == errc::database_unavailable && policy == retry::read_only) {
+    c = self->state.connection(cfg);
+    if (c.ok())
+      r = query(*c.value());
+  }
   if (!r.ok()) {
     cfg.log->warn("{}: query failed ({}): {}", cfg.application_name, errc_name(r.error().code), r.error().detail);
     return to_error(r.error());
@@ -146,7 +156,8 @@ caf::behavior admin_worker(worker* self, db_pool_config cfg) {
               cfg.log->info("tenant {} '{}' ({}) created with client '{}'", info.id.value, info.name, info.country,
                             client_id);
               return created_tenant{std::move(info), client_id, secret};
-            });
+            },
+            retry::never);
       },
       [=](list_tenants_atom) -> caf::result<tenant_list> {
         return run<tenant_list>(

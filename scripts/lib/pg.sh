@@ -277,6 +277,19 @@ pg_down() {
   say "postgresql: stopped ($dir)"
 }
 
+# Restarts the running embedded server (fast: sessions are ended, committed work is kept). The tests use
+# it to check that acknowledged work survives a PostgreSQL restart and that nodes reconnect.
+pg_restart() {
+  pg_external && die "CAUDAL_PG_URL is set: restart that server yourself"
+  local dir
+  dir="$(pg_dir)"
+  pg_dir_running "$dir" || die "the embedded PostgreSQL is not running ($dir)"
+  printf '\n==== %s restart\n' "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" >>"$PG_LOG"
+  pg_as_server "$PG_BIN/pg_ctl" -D "$dir/data" -w -t "$PG_WAIT_S" -m fast restart </dev/null >>"$PG_LOG" 2>&1 ||
+    die "PostgreSQL did not restart (see $PG_LOG)"
+  say "postgresql: restarted ($dir)"
+}
+
 # One line for `scripts/cluster status`.
 pg_status_line() {
   if pg_external; then

@@ -3,6 +3,7 @@
 #include <deque>
 #include <queue>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -82,6 +83,7 @@ struct account_slot {
   uint64_t last_used_ns = 0;
   std::optional<ledger::account_update> update_while_loading;
   std::vector<std::pair<gather_ptr, size_t>> waiters;
+  bool stale = false;  // loading, and a commit of unknown outcome touched it meanwhile: read it again
 };
 
 enum class phase : uint8_t { loading, running, rebuilding };
@@ -130,6 +132,7 @@ const node_services& svc(tenant_self* self) { return *self->state.cfg.services; 
 
 void pump(tenant_self* self);
 void load_tenant(tenant_self* self);
+void passivate_account(tenant_self* self, account_id id);
 
 // --- expiries ---
 
@@ -414,9 +417,33 @@ void on_committed(tenant_self* self, uint64_t seq) {
   pump(self);
 }
 
+// A unit whose commit outcome is unknown may be in PostgreSQL although its accounts' actors never got its
+// after-states: they would answer older balances than the database holds (a retry answers `exists`, the
+// balances would not show it). Stop those actors (the next read reloads them from PostgreSQL) and read
+// again those being loaded, whose read may predate the commit.
+void forget_committed_state(tenant_self* self, const ledger::effects& changes) {
+  auto& st = self->state;
+  auto forget = [&](account_id id) {
+    auto it = st.accounts.find(id);
+    if (it == st.accounts.end())
+      return;
+    if (it->second.handle)
+      passivate_account(self, id);
+    else
+      it->second.stale = true;
+  };
+  for (auto& a : changes.created_accounts)
+    forget(a.id);
+  for (auto& u : changes.account_updates)
+    forget(u.id);
+}
+
 void on_commit_failed(tenant_self* self, uint64_t seq, errc code) {
   auto& st = self->state;
   --st.writes_outstanding;
+  if (code == errc::commit_outcome_unknown)
+    if (unit* u = find_unit(self, seq); u != nullptr && u->work)
+      forget_committed_state(self, u->work->changes);
   if (st.ph == phase::running) {
     svc(self).log->warn("tenant {}: commit of unit {} failed ({}); rebuilding from PostgreSQL", st.cfg.tenant.value,
                         seq, errc_name(code));
@@ -585,20 +612,31 @@ void load_accounts(tenant_self* self, std::vector<account_id> ids) {
       .then(
           [=](account_rows& rows) {
             auto& s = self->state;
+            // Marked stale while this read was on its way (see forget_committed_state): read them again.
+            std::unordered_set<account_id, id_hash> again;
+            for (auto& id : ids) {
+              auto it = s.accounts.find(id);
+              if (it != s.accounts.end() && !it->second.handle && it->second.stale) {
+                it->second.stale = false;
+                again.insert(id);
+              }
+            }
             for (auto& row : rows.rows) {
               auto it = s.accounts.find(row.account.id);
-              if (it != s.accounts.end() && !it->second.handle)
+              if (it != s.accounts.end() && !it->second.handle && again.count(row.account.id) == 0)
                 spawn_account(self, row);
             }
             // Those still loading were not found: the account does not exist (as of the read).
             for (auto& id : ids) {
               auto it = s.accounts.find(id);
-              if (it == s.accounts.end() || it->second.handle)
+              if (it == s.accounts.end() || it->second.handle || again.count(id) != 0)
                 continue;
               for (auto& [g, i] : it->second.waiters)
                 g->set(i, std::nullopt);
               s.accounts.erase(it);
             }
+            if (!again.empty())
+              load_accounts(self, std::vector<account_id>(again.begin(), again.end()));
             bound_account_actors(self);
           },
           [=](caf::error& e) {
@@ -777,10 +815,15 @@ caf::behavior tenant_actor(tenant_self* self, tenant_actor_config cfg) {
         // The registry agreed that we are idle: stop (account actors follow, they monitor us).
         self->quit();
       },
-      [=](passivate_atom) -> caf::unit_t {
+      [=](passivate_atom) -> caf::result<caf::unit_t> {
+        // Counted like every request the registry forwards: its idle handshake compares the counts.
+        note_request(self);
         self->state.passivate_requested = true;
+        // Answered before the idle report, so the registry has nothing outstanding when it reads that.
+        auto rp = self->make_response_promise();
+        rp.deliver(caf::unit);
         on_tick(self);
-        return caf::unit;
+        return caf::delegated<caf::unit_t>();
       },
       [=](crash_atom) -> caf::unit_t {
         svc(self).log->warn("test hook: tenant {} actor crashes", self->state.cfg.tenant.value);
@@ -788,6 +831,7 @@ caf::behavior tenant_actor(tenant_self* self, tenant_actor_config cfg) {
         return caf::unit;
       },
       [=](crash_account_atom, account_id id) -> caf::result<caf::unit_t> {
+        note_request(self);  // forwarded by the registry: counted for its idle handshake
         auto it = self->state.accounts.find(id);
         if (it == self->state.accounts.end() || !it->second.handle)
           return caf::make_error(errc::invalid_request);

@@ -1,13 +1,13 @@
 #include "actors/tenant_actor.hpp"
 
 #include <deque>
-#include <queue>
 #include <unordered_map>
 #include <unordered_set>
 #include <variant>
 #include <vector>
 
 #include "actors/account_actor.hpp"
+#include "actors/expiry_schedule.hpp"
 #include "actors/ledger/state_machine.hpp"
 #include "actors/ledger/working_set.hpp"
 #include "actors/protocol.hpp"
@@ -105,15 +105,8 @@ struct tenant_state {
   std::deque<unit> units;           // in flight, in seq order
   size_t writes_outstanding = 0;    // units sent to the writer and not answered
 
-  // Pending expiries: (expires_at, id), earliest first. Holds what was loaded plus what this incarnation
-  // created; `reload_from_ns` marks where PostgreSQL holds more than was loaded.
-  std::priority_queue<std::pair<uint64_t, transfer_id>, std::vector<std::pair<uint64_t, transfer_id>>,
-                      std::greater<>>
-      expiries;
-  bool more_expiries = false;
-  uint64_t reload_from_ns = 0;
+  expiry_schedule expiries;
   uint64_t expiry_timer_ns = 0;  // when the scheduled expiry message fires (0: none)
-  uint64_t expiry_retry_ns = 0;  // after a failed expiry unit: not before this
   bool reloading_expiries = false;
 
   std::unordered_map<account_id, account_slot, id_hash> accounts;
@@ -136,15 +129,10 @@ void passivate_account(tenant_self* self, account_id id);
 
 // --- expiries ---
 
+// Keeps one timer message armed for the schedule's next event (an earlier one replaces it).
 void schedule_expiry(tenant_self* self) {
   auto& st = self->state;
-  uint64_t next = 0;
-  if (!st.expiries.empty())
-    next = st.expiries.top().first;
-  if (st.more_expiries && (next == 0 || st.reload_from_ns < next))
-    next = st.reload_from_ns;
-  if (next != 0 && next < st.expiry_retry_ns)
-    next = st.expiry_retry_ns;
+  uint64_t next = st.expiries.next_ns();
   if (next == 0 || (st.expiry_timer_ns != 0 && st.expiry_timer_ns <= next))
     return;
   st.expiry_timer_ns = next;
@@ -152,10 +140,6 @@ void schedule_expiry(tenant_self* self) {
   uint64_t delay_ns = next > now ? next - now : 0;
   self->delayed_send(self, std::chrono::nanoseconds(delay_ns) + std::chrono::milliseconds(1), expiry_atom::value,
                      next);
-}
-
-void push_expiry(tenant_self* self, transfer_id id, uint64_t at) {
-  self->state.expiries.emplace(at, id);
 }
 
 void reload_expiries(tenant_self* self) {
@@ -166,53 +150,45 @@ void reload_expiries(tenant_self* self) {
   uint32_t limit = svc(self).limits.max_expiries_loaded;
   auto gen = st.generation;
   self->request(svc(self).readers, svc(self).request_timeout(), load_expiries_atom::value, st.cfg.tenant,
-                st.reload_from_ns, limit)
+                st.expiries.reload_from_ns(), limit)
       .then(
           [=](expiry_list& l) {
             auto& s = self->state;
             s.reloading_expiries = false;
             if (gen != s.generation)
               return;  // a rebuild reloads everything
-            for (auto& [id, at] : l.items)
-              push_expiry(self, id, at);
-            s.more_expiries = l.items.size() >= limit;
-            if (s.more_expiries)
-              s.reload_from_ns = l.items.back().second;
+            s.expiries.loaded(l.items, l.items.size() >= limit);
             schedule_expiry(self);
           },
           [=](caf::error&) {
-            self->state.reloading_expiries = false;
-            self->state.expiry_timer_ns = 0;
             // Try again a little later; expiries are late, never lost.
-            self->delayed_send(self, std::chrono::seconds(1), expiry_atom::value, uint64_t{0});
+            self->state.reloading_expiries = false;
+            self->state.expiries.delay_until(now_ns(self) + ns_per_s);
+            schedule_expiry(self);
           });
 }
 
-void on_expiry_timer(tenant_self* self) {
+void on_expiry_timer(tenant_self* self, uint64_t armed_for) {
   auto& st = self->state;
-  st.expiry_timer_ns = 0;
+  if (armed_for == st.expiry_timer_ns)
+    st.expiry_timer_ns = 0;  // (a replaced, earlier-armed message changes nothing)
   if (st.ph != phase::running)
     return;  // load/rebuild schedules again
   uint64_t now = now_ns(self);
-  if (now < st.expiry_retry_ns) {
-    schedule_expiry(self);  // an expiry unit failed a moment ago: back off
-    return;
+  if (!st.expiries.delayed(now)) {
+    work_item item;
+    item.k = work_item::kind::expiry;
+    for (auto& [id, at] : st.expiries.take_due(now, caudal::limits::max_batch_items)) {
+      item.expiring.push_back(id);
+      item.expiring_at.push_back(at);
+    }
+    if (!item.expiring.empty()) {
+      st.queued_items += item.size();
+      st.queue.push_back(std::move(item));
+    }
+    if (st.expiries.needs_reload(now, ns_per_s))
+      reload_expiries(self);
   }
-  work_item item;
-  item.k = work_item::kind::expiry;
-  while (!st.expiries.empty() && st.expiries.top().first <= now &&
-         item.expiring.size() < caudal::limits::max_batch_items) {
-    item.expiring.push_back(st.expiries.top().second);
-    item.expiring_at.push_back(st.expiries.top().first);
-    st.expiries.pop();
-  }
-  if (!item.expiring.empty()) {
-    st.queued_items += item.size();
-    st.queue.push_back(std::move(item));
-  }
-  if (st.more_expiries && (st.expiries.empty() || st.expiries.top().first >= st.reload_from_ns) &&
-      st.reload_from_ns <= now + ns_per_s)
-    reload_expiries(self);
   schedule_expiry(self);
   pump(self);
 }
@@ -232,8 +208,8 @@ void fail_item(tenant_self* self, work_item& item, errc e) {
   }
   auto& st = self->state;
   for (size_t i = 0; i < item.expiring.size(); ++i)
-    push_expiry(self, item.expiring[i], item.expiring_at[i]);
-  st.expiry_retry_ns = now_ns(self) + ns_per_s;
+    st.expiries.add(item.expiring[i], item.expiring_at[i]);
+  st.expiries.delay_until(now_ns(self) + ns_per_s);
   schedule_expiry(self);
 }
 
@@ -304,7 +280,7 @@ void execute(tenant_self* self, std::vector<work_item>& group) {
   st.sm.seal(work->changes);
   for (auto& t : work->changes.created_transfers)
     if ((t.flags & ledger::transfer_flags::pending) != 0 && t.timeout != 0)
-      push_expiry(self, t.id, ledger::expires_at(t));
+      st.expiries.add(t.id, ledger::expires_at(t));
   if (!work->changes.empty()) {
     u.work = work;
     ++st.writes_outstanding;
@@ -471,8 +447,7 @@ void finish_rebuild_if_quiet(tenant_self* self) {
     return;
   st.ph = phase::loading;
   st.ws.clear();
-  st.expiries = {};
-  st.more_expiries = false;
+  st.expiries.clear();
   load_tenant(self);
 }
 
@@ -503,11 +478,7 @@ void load_tenant(tenant_self* self) {
                       }
                       // Strictly increasing timestamps: never go below what this actor handed out.
                       s.ws.last_timestamp = std::max(s.ws.last_timestamp, ts.last_timestamp);
-                      for (auto& [id, at] : ts.expiries)
-                        push_expiry(self, id, at);
-                      s.more_expiries = ts.more_expiries;
-                      if (ts.more_expiries && !ts.expiries.empty())
-                        s.reload_from_ns = ts.expiries.back().second;
+                      s.expiries.loaded(ts.expiries, ts.more_expiries);
                       s.ph = phase::running;
                       s.expiry_timer_ns = 0;
                       schedule_expiry(self);
@@ -705,13 +676,6 @@ void on_account_down(tenant_self* self, const caf::down_msg& m) {
 
 // --- passivation ---
 
-uint64_t next_expiry_ns(tenant_self* self) {
-  auto& st = self->state;
-  uint64_t next = st.expiries.empty() ? 0 : st.expiries.top().first;
-  if (st.more_expiries && (next == 0 || st.reload_from_ns < next))
-    next = st.reload_from_ns;
-  return next;
-}
 
 bool quiet(tenant_self* self) {
   auto& st = self->state;
@@ -736,7 +700,7 @@ void on_tick(tenant_self* self) {
     passivate_account(self, id);
   bool tenant_idle = st.last_activity_ns + uint64_t{timing.tenant_idle_ms} * ns_per_ms <= now;
   if (quiet(self) && (st.passivate_requested || tenant_idle))
-    self->send(st.cfg.registry, idle_atom::value, st.cfg.tenant, st.requests_seen, next_expiry_ns(self));
+    self->send(st.cfg.registry, idle_atom::value, st.cfg.tenant, st.requests_seen, st.expiries.next_ns());
 }
 
 std::chrono::milliseconds tick_interval(const node_timing& t) {
@@ -795,7 +759,7 @@ caf::behavior tenant_actor(tenant_self* self, tenant_actor_config cfg) {
       [=](committed_atom, uint64_t seq) { on_committed(self, seq); },
       // The writer sends an errc; CAF turns error-code enums into caf::error on the way.
       [=](commit_failed_atom, uint64_t seq, caf::error& e) { on_commit_failed(self, seq, to_errc(e)); },
-      [=](expiry_atom, uint64_t) { on_expiry_timer(self); },
+      [=](expiry_atom, uint64_t armed_for) { on_expiry_timer(self, armed_for); },
       [=](restart_atom) {
         // Loading the tenant failed: try again.
         if (self->state.ph == phase::loading)

@@ -28,6 +28,8 @@ struct work_item {
   std::vector<uint64_t> expiring_at;  // expires_at of each, to put them back if the unit cannot run
   caf::response_promise rp;  // not used for expiry items
   size_t size() const { return accounts.size() + transfers.size() + expiring.size(); }
+  // What it costs in the tenant's queue limit: its items, and never nothing (empty requests queue too).
+  size_t weight() const { return size() + 1; }
 };
 
 using item_results = std::variant<account_results, transfer_results>;
@@ -99,7 +101,7 @@ struct tenant_state {
   uint64_t next_seq = 1;
 
   std::deque<work_item> queue;
-  size_t queued_items = 0;
+  size_t queued_items = 0;  // sum of the queued items' weight(), bounded by limits.tenant_queue_items
   bool preparing = false;
   std::vector<work_item> prepared;  // taken from the queue, waiting for its prefetch
   std::deque<unit> units;           // in flight, in seq order
@@ -183,7 +185,7 @@ void on_expiry_timer(tenant_self* self, uint64_t armed_for) {
       item.expiring_at.push_back(at);
     }
     if (!item.expiring.empty()) {
-      st.queued_items += item.size();
+      st.queued_items += item.weight();
       st.queue.push_back(std::move(item));
     }
     if (st.expiries.needs_reload(now, ns_per_s))
@@ -306,7 +308,7 @@ void missing_for(tenant_self* self, const std::vector<work_item>& group, std::ve
 void requeue_front(tenant_self* self, std::vector<work_item>& group) {
   auto& st = self->state;
   for (auto it = group.rbegin(); it != group.rend(); ++it) {
-    st.queued_items += it->size();
+    st.queued_items += it->weight();
     st.queue.push_front(std::move(*it));
   }
   group.clear();
@@ -320,12 +322,14 @@ void pump(tenant_self* self) {
     st.ws.evict(lim.working_set_entries);
     std::vector<work_item> group;
     size_t items = 0;
+    size_t weight = 0;
     while (!st.queue.empty() && (group.empty() || items + st.queue.front().size() <= lim.unit_max_items)) {
       items += st.queue.front().size();
+      weight += st.queue.front().weight();
       group.push_back(std::move(st.queue.front()));
       st.queue.pop_front();
     }
-    st.queued_items -= items;
+    st.queued_items -= weight;
     std::vector<account_id> accounts;
     std::vector<transfer_id> transfers;
     missing_for(self, group, accounts, transfers);
@@ -501,11 +505,11 @@ void load_tenant(tenant_self* self) {
 
 void enqueue(tenant_self* self, work_item item) {
   auto& st = self->state;
-  if (st.queued_items + item.size() > svc(self).limits.tenant_queue_items) {
+  if (st.queued_items + item.weight() > svc(self).limits.tenant_queue_items) {
     fail_item(self, item, errc::overloaded);
     return;
   }
-  st.queued_items += item.size();
+  st.queued_items += item.weight();
   st.queue.push_back(std::move(item));
   pump(self);
 }

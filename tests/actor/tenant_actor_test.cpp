@@ -279,7 +279,7 @@ TEST_CASE("commit_outcome_unknown while an account's actor is being loaded: the 
 
 TEST_CASE("past tenant_queue_items the excess is refused with overloaded; nothing else is lost") {
   node_limits limits;
-  limits.tenant_queue_items = 10;
+  limits.tenant_queue_items = 14;  // a request weighs its items + 1 (so empty requests count too)
   limits.max_units_in_flight = 1;  // while the first unit waits, everything else queues
   harness h(limits);
   h.world().add_tenant(t1);
@@ -294,17 +294,19 @@ TEST_CASE("past tenant_queue_items the excess is refused with overloaded; nothin
                                          new_transfer(id + 2, 1, 2, 1)};
   };
   std::vector<outcome_ptr<transfer_results>> queued;
-  queued.push_back(h.send_transfers(t1, three(10)));                    // 3 queued
-  queued.push_back(h.send_transfers(t1, three(20)));                    // 6
-  queued.push_back(h.send_transfers(t1, three(30)));                    // 9
-  auto too_many = h.send_transfers(t1, three(40));                      // 12 > 10: refused
-  queued.push_back(h.send_transfers(t1, {new_transfer(50, 1, 2, 1)}));  // 10: fits exactly
-  auto one_more = h.send_transfers(t1, {new_transfer(60, 1, 2, 1)});    // 11: refused
+  queued.push_back(h.send_transfers(t1, three(10)));                    // weight 4
+  queued.push_back(h.send_transfers(t1, three(20)));                    // 8
+  queued.push_back(h.send_transfers(t1, three(30)));                    // 12
+  auto too_many = h.send_transfers(t1, three(40));                      // 16 > 14: refused
+  queued.push_back(h.send_transfers(t1, {new_transfer(50, 1, 2, 1)}));  // 14: fits exactly
+  auto one_more = h.send_transfers(t1, {new_transfer(60, 1, 2, 1)});    // 16: refused
+  auto empty = h.send_transfers(t1, {});                                // 15: refused, empty or not
 
   // Refusals are answered at once, while the queue still waits.
-  REQUIRE(eventually([&] { return too_many->is_done() && one_more->is_done(); }));
+  REQUIRE(eventually([&] { return too_many->is_done() && one_more->is_done() && empty->is_done(); }));
   CHECK(error_of(too_many) == "overloaded");
   CHECK(error_of(one_more) == "overloaded");
+  CHECK(error_of(empty) == "overloaded");
   h.flush(t1);
   CHECK(error_of(first) == "pending");
   for (auto& o : queued)

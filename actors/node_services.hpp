@@ -16,6 +16,7 @@ namespace caudal::actors {
 
 struct node_limits {
   size_t tenant_queue_items = 65536;       // items queued per tenant before `overloaded`
+  size_t tenant_requests_in_flight = 1024; // requests per tenant in progress (reads too) before `overloaded`
   size_t max_active_tenants = 10000;       // tenant actors alive on the node
   size_t working_set_entries = 200000;     // per tenant and kind (accounts, transfers, failed ids)
   size_t account_actors_per_tenant = 10000;

@@ -75,6 +75,10 @@ caf::result<R> forward(registry_self* self, tenant_id t, Ts&&... xs) {
   if (!target.ok())
     return caf::make_error(target.error().code);
   auto& e = entry_for(self, t);
+  // Every request of a tenant, reads included, counts against its limit: a flood of one tenant's lookups
+  // cannot occupy the database readers the other tenants need.
+  if (e.outstanding.size() >= svc(self).limits.tenant_requests_in_flight)
+    return caf::make_error(errc::overloaded);
   uint64_t id = self->state.next_request_id++;
   ++e.forwarded;
   auto rp = self->make_response_promise();

@@ -92,6 +92,7 @@ result<void> prepare_database(const node_config& cfg, spdlog::logger& log) {
 actors::node_limits limits_of(const node_config& cfg) {
   actors::node_limits l;
   l.tenant_queue_items = cfg.tenant_queue_items;
+  l.tenant_requests_in_flight = cfg.tenant_requests_in_flight;
   l.max_active_tenants = cfg.max_active_tenants;
   l.working_set_entries = cfg.working_set_entries;
   l.account_actors_per_tenant = cfg.account_actors_per_tenant;

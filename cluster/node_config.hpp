@@ -40,6 +40,7 @@ struct node_config {
   std::string operator_secret_file;             // --operator-secret-file (empty: no upsert)
   // [limits]
   uint64_t tenant_queue_items = 65536;         // items queued per tenant before "overloaded"
+  uint64_t tenant_requests_in_flight = 1024;   // requests (reads too) in progress per tenant before "overloaded"
   uint64_t max_active_tenants = 10000;         // tenant actors alive on this node
   uint64_t working_set_entries = 200000;       // accounts cached per tenant working set
   uint64_t account_actors_per_tenant = 10000;  // active account actors per tenant

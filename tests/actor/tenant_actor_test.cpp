@@ -328,6 +328,34 @@ TEST_CASE("past tenant_queue_items the excess is refused with overloaded; nothin
   check_database_consistent(h, t1);
 }
 
+TEST_CASE("past tenant_requests_in_flight a tenant's requests are refused; another tenant is served") {
+  node_limits limits;
+  limits.tenant_requests_in_flight = 3;
+  harness h(limits);
+  h.world().add_tenant(t1);
+  h.world().add_tenant(t2);
+  h.start();
+  two_accounts(h, t1);
+  two_accounts(h, t2);
+
+  h.hold(t1);
+  std::vector<outcome_ptr<transfer_results>> in_flight;
+  for (uint64_t i = 0; i < 3; ++i)
+    in_flight.push_back(h.send_transfers(t1, {new_transfer(100 + i, 1, 2, 1)}));
+  REQUIRE(eventually([&] { return h.world().held(t1) >= 1; }));
+  auto refused = h.send_transfers(t1, {new_transfer(200, 1, 2, 1)});
+  REQUIRE(eventually([&] { return refused->is_done(); }));
+  CHECK(error_of(refused) == "overloaded");
+  CHECK(codes(h.create_transfers(t2, {new_transfer(1, 1, 2, 1)})) == "ok");  // t2 has its own budget
+
+  h.release(t1);
+  REQUIRE(eventually([&] { return in_flight.back()->is_done(); }));
+  for (auto& o : in_flight)
+    CHECK(codes(o->get()) == "ok");
+  CHECK(codes(h.create_transfers(t1, {new_transfer(200, 1, 2, 1)})) == "ok");  // the refused id was free
+  check_database_consistent(h, t1);
+}
+
 TEST_CASE("a tenant crash fails its in-flight requests at once; it restarts after the writer barrier") {
   node_limits limits;
   limits.unit_max_items = 1;

@@ -1,7 +1,6 @@
 #include "cluster/node.hpp"
 
 #include <caf/all.hpp>
-#include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
 #include <kj/async-unix.h>
 #include <signal.h>
@@ -23,6 +22,7 @@
 #include "base/metrics.hpp"
 #include "cluster/gateway.hpp"
 #include "cluster/http_endpoint.hpp"
+#include "cluster/rpc_server.hpp"
 #include "security/secret_hash.hpp"
 #include "storage/admin_store.hpp"
 #include "storage/migrations.hpp"
@@ -112,14 +112,6 @@ actors::node_timing timing_of(const node_config& cfg) {
   return t;
 }
 
-kj::Own<kj::ConnectionReceiver> listen_on(kj::AsyncIoContext& io, const std::string& address, std::string_view what) {
-  auto hp = parse_host_port(address, what);
-  if (!hp.ok())
-    throw std::runtime_error(hp.error().detail);
-  auto addr = io.provider->getNetwork().parseAddress(hp->host, hp->port).wait(io.waitScope);
-  return addr->listen();
-}
-
 std::string host_of(const std::string& address) {
   auto hp = parse_host_port(address);
   return hp.ok() ? hp->host : std::string("127.0.0.1");
@@ -178,14 +170,13 @@ int run_node(const node_config& cfg) {
 
   int status = 0;
   try {
-    auto rpc_listener = listen_on(io, cfg.rpc_listen, "rpc.listen");
-    capnp::TwoPartyServer rpc_server(make_gateway(gw));
-    auto serving = rpc_server.listen(*rpc_listener);
+    rpc_server rpc(io, cfg.rpc_listen, make_gateway(gw), cfg.rpc_max_connections);
+    auto serving = rpc.serve();
 
     // Healthy while the batch writer can reach PostgreSQL: without it nothing can be acknowledged.
     http_endpoint http(
         io, cfg.http_listen, [db_healthy] { return db_healthy->load(); }, [&metrics] { return metrics.render(); });
-    std::string rpc_addr = host_of(cfg.rpc_listen) + ":" + std::to_string(rpc_listener->getPort());
+    std::string rpc_addr = host_of(cfg.rpc_listen) + ":" + std::to_string(rpc.port());
     std::string http_addr = host_of(cfg.http_listen) + ":" + std::to_string(http.port());
     log.node->info("serving: rpc={} http={}", rpc_addr, http_addr);
     if (const char* ready = std::getenv("CAUDAL_READY_FILE")) {

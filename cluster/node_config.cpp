@@ -47,6 +47,8 @@ const std::vector<setting>& settings() {
       {"node", "region", "region", "data-residency region label", &node_config::region},
       {"rpc", "listen", "rpc-listen", "client API address host:port (port 0: pick a free one)",
        &node_config::rpc_listen},
+      {"rpc", "max_connections", "rpc-max-connections", "client connections served at once (more are closed)",
+       &node_config::rpc_max_connections, 1, 1u << 20},
       {"http", "listen", "http-listen", "/metrics and /healthz address host:port (port 0: pick a free one)",
        &node_config::http_listen},
       {"postgres", "url", "pg-url", "PostgreSQL connection URL (empty: env CAUDAL_PG_URL)", &node_config::pg_url},

@@ -30,6 +30,7 @@ struct node_config {
   std::string region = "local";   // --region: data-residency region label, same charset
   // [rpc] / [http]: "host:port" ("[::1]:7400" for IPv6); port 0 = pick a free port
   std::string rpc_listen = "127.0.0.1:7400";   // --rpc-listen: Cap'n Proto client API
+  uint64_t rpc_max_connections = 1024;         // --rpc-max-connections: more are closed at once
   std::string http_listen = "127.0.0.1:7480";  // --http-listen: /metrics and /healthz
   // [postgres]
   std::string pg_url;          // --pg-url; if empty, env CAUDAL_PG_URL; if still empty: an error

@@ -301,3 +301,26 @@ TEST_CASE("operators manage tenants but move no money; tenants cannot administer
   REQUIRE_FALSE(admin.ok());
   CHECK(admin.error().code == errc::forbidden);
 }
+
+TEST_CASE("connections past rpc.max_connections are closed at once; a freed slot serves again") {
+  ledger_fixture fx("maxconn", {"--rpc-max-connections", "2"});
+  auto t = fx.create_tenant("busy");  // (its operator session is closed again)
+  auto a = fx.session(t);
+  auto b = fx.session(t);
+  client::connection c;
+  auto refused = c.open(t.opts);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == errc::node_down);
+  CHECK(errc_retryable(refused.error().code));
+  // Those served keep working.
+  REQUIRE(a.create_accounts({make_account(1)}).ok());
+  b.close();
+  // The node notices the closed connection asynchronously: retry briefly.
+  bool served = false;
+  for (int i = 0; i < 50 && !served; ++i) {
+    served = c.open(t.opts).ok();
+    if (!served)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(served);
+}

@@ -17,6 +17,8 @@ struct tenant_entry {
   std::unordered_map<uint64_t, std::function<void(errc)>> outstanding;  // request id -> fail it
   std::optional<restart_budget> restarts;
   uint64_t down_until_ns = 0;  // crashed: no restart before this
+  uint64_t last_request_ns = 0;  // for choosing whom to passivate when the node is full
+  bool passivation_asked = false;
 };
 
 struct registry_state {
@@ -44,6 +46,22 @@ tenant_entry& entry_for(registry_self* self, tenant_id t) {
   return e;
 }
 
+// The node is full of live tenants: ask the least recently used one that has nothing in progress to
+// passivate now (it still runs the idle handshake, so nothing in flight is lost). Linear in the number of
+// live tenants, and only when the node is full.
+void make_room(registry_self* self) {
+  tenant_entry* lru = nullptr;
+  for (auto& [t, e] : self->state.tenants)
+    if (e.handle && e.outstanding.empty() && !e.passivation_asked &&
+        (lru == nullptr || e.last_request_ns < lru->last_request_ns))
+      lru = &e;
+  if (lru == nullptr)
+    return;
+  lru->passivation_asked = true;
+  ++lru->forwarded;  // the tenant counts it like any request (its idle report must match our count)
+  self->request(lru->handle, svc(self).request_timeout(), passivate_atom::value).then([] {}, [](caf::error&) {});
+}
+
 // The live actor of tenant t, spawning it when needed; an errc when it cannot take requests now.
 result<caf::actor> tenant_actor_of(registry_self* self, tenant_id t) {
   auto& st = self->state;
@@ -52,8 +70,10 @@ result<caf::actor> tenant_actor_of(registry_self* self, tenant_id t) {
     return e.handle;
   if (e.down_until_ns > now_ns(self))
     return errc::tenant_unavailable;
-  if (st.live >= svc(self).limits.max_active_tenants)
-    return errc::overloaded;
+  if (st.live >= svc(self).limits.max_active_tenants) {
+    make_room(self);
+    return errc::overloaded;  // retryable: room is being made
+  }
   tenant_actor_config cfg;
   cfg.tenant = t;
   cfg.incarnation = st.next_incarnation++;
@@ -61,6 +81,7 @@ result<caf::actor> tenant_actor_of(registry_self* self, tenant_id t) {
   cfg.registry = caf::actor_cast<caf::actor>(self);
   e.handle = spawn_tenant_actor(self, std::move(cfg));
   e.forwarded = 0;
+  e.passivation_asked = false;
   self->monitor(e.handle);
   st.tenant_by_addr[e.handle.address()] = t.value;
   ++st.live;
@@ -81,6 +102,7 @@ caf::result<R> forward(registry_self* self, tenant_id t, Ts&&... xs) {
     return caf::make_error(errc::overloaded);
   uint64_t id = self->state.next_request_id++;
   ++e.forwarded;
+  e.last_request_ns = now_ns(self);
   auto rp = self->make_response_promise();
   e.outstanding.emplace(id, [rp](errc code) mutable { rp.deliver(caf::make_error(code)); });
   // Whichever comes first answers: the tenant's result, its failure, or its death (down handler).

@@ -356,6 +356,27 @@ TEST_CASE("past tenant_requests_in_flight a tenant's requests are refused; anoth
   check_database_consistent(h, t1);
 }
 
+TEST_CASE("a full node passivates its least recently used tenant to make room") {
+  node_limits limits;
+  limits.max_active_tenants = 1;
+  harness h(limits);
+  h.world().add_tenant(t1);
+  h.world().add_tenant(t2);
+  h.start();
+  two_accounts(h, t1);
+  // t2 finds the node full: refused (retryable) while t1 is asked to passivate; then served.
+  auto first = h.create_transfers(t2, {new_transfer(1, 1, 2, 1)});
+  CHECK(codes(first) == "error:overloaded");
+  bool served = false;
+  REQUIRE(eventually([&] {
+    served = codes(h.create_accounts(t2, {new_account(1), new_account(2)})) == "ok,ok";
+    return served;
+  }));
+  CHECK(codes(h.create_transfers(t2, {new_transfer(1, 1, 2, 1)})) == "ok");
+  check_database_consistent(h, t1);
+  check_database_consistent(h, t2);
+}
+
 TEST_CASE("a tenant crash fails its in-flight requests at once; it restarts after the writer barrier") {
   node_limits limits;
   limits.unit_max_items = 1;

@@ -10,7 +10,6 @@
 #include <string>
 
 #include "base/clock.hpp"
-#include "base/metrics.hpp"
 
 namespace caudal::actors {
 
@@ -22,7 +21,6 @@ struct node_limits {
   size_t account_actors_per_tenant = 10000;
   size_t unit_max_items = 16384;           // items the sequencer folds into one unit of work
   size_t max_units_in_flight = 8;          // units per tenant handed to the writer, not yet committed
-  size_t writer_max_items = 65536;         // items per group commit
   uint32_t request_timeout_ms = 10000;     // every request between actors has a deadline
   uint32_t max_expiries_loaded = 10000;    // pending expiries a tenant keeps in memory at once
 };
@@ -41,10 +39,8 @@ struct node_services {
   caf::actor readers;  // pool of db_reader
   caf::actor admin;    // pool of admin_worker
   const caudal::clock* clock = nullptr;
-  metrics::registry* metrics = nullptr;
   node_limits limits;
   node_timing timing;
-  bool test_hooks = false;
   std::shared_ptr<spdlog::logger> log;  // "actors"
 
   std::chrono::milliseconds request_timeout() const { return std::chrono::milliseconds(limits.request_timeout_ms); }

@@ -97,7 +97,6 @@ actors::node_limits limits_of(const node_config& cfg) {
   l.working_set_entries = cfg.working_set_entries;
   l.account_actors_per_tenant = cfg.account_actors_per_tenant;
   l.request_timeout_ms = static_cast<uint32_t>(cfg.request_timeout_ms);
-  l.writer_max_items = cfg.writer_max_items;
   return l;
 }
 
@@ -142,10 +141,8 @@ int run_node(const node_config& cfg) {
 
   auto services = std::make_shared<actors::node_services>();
   services->clock = &clock;
-  services->metrics = &metrics;
   services->limits = limits_of(cfg);
   services->timing = timing_of(cfg);
-  services->test_hooks = cfg.test_hooks;
   services->log = log.actors;
   auto db_healthy = std::make_shared<std::atomic<bool>>(true);
   services->writer = sys.spawn<caf::detached>(

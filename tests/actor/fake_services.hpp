@@ -673,7 +673,6 @@ class harness {
     services->clock = &clock_;
     services->limits = limits;
     services->timing = timing;
-    services->test_hooks = true;
     services->log = make_logger();
     services->writer = sys_.spawn(fake_writer, world_);
     services->readers = sys_.spawn(fake_reader, world_);

@@ -5,6 +5,7 @@
 #include <exception>
 #include <functional>
 
+#include "cli/bench.hpp"
 #include "cli/commands.hpp"
 #include "cli/parse.hpp"
 
@@ -22,6 +23,7 @@ struct arguments {
   query_args account_balances;
   transfer_create_args transfer_create;
   lookup_args transfer_get;
+  bench_args bench;
 };
 
 void add_tenant_option(CLI::App* cmd, std::string& tenant) {
@@ -157,6 +159,29 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
 
     auto* verify_cmd = app.add_subcommand("verify", "Check double entry and every balance (operator credentials)");
 
+    auto* bench_cmd = app.add_subcommand(
+        "bench", "Load test through the API: fresh tenants and accounts, then transfers (operator credentials)");
+    {
+      auto& b = args.bench;
+      auto* cmd = bench_cmd;
+      cmd->add_option("--clients", b.clients, "Client threads (one connection per tenant each)")
+          ->type_name("N")
+          ->capture_default_str();
+      cmd->add_option("--batch", b.batch, "Transfers per request (1..8190)")->type_name("N")->capture_default_str();
+      cmd->add_option("--tenants", b.tenants, "Tenants, created fresh for the run")->type_name("N")->capture_default_str();
+      cmd->add_option("--accounts", b.accounts, "Accounts per tenant")->type_name("N")->capture_default_str();
+      cmd->add_option("--hot", b.hot, "Share of transfers with one side on one of 8 hot accounts per tenant (0..1)")
+          ->type_name("H")
+          ->capture_default_str();
+      cmd->add_option("--seconds", b.seconds, "Measured time")->type_name("S")->capture_default_str();
+      cmd->add_option("--warmup", b.warmup, "Load before the measured time, not counted")
+          ->type_name("S")
+          ->capture_default_str();
+      cmd->add_option("--rate", b.rate, "Requests/s over all clients, open loop (default: closed loop, as fast as it goes)")
+          ->type_name("R");
+      cmd->add_option("--country", b.country, "Country of the bench tenants")->type_name("CC")->capture_default_str();
+    }
+
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -184,6 +209,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       return transfer_get(ctx, args.transfer_get);
     if (verify_cmd->parsed())
       return verify(ctx);
+    if (bench_cmd->parsed())
+      return bench(ctx, args.bench);
     err << "caudal: no command\n";
     return exit_usage;
   } catch (const std::exception& e) {

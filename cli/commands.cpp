@@ -86,6 +86,19 @@ std::string server_of(const context& ctx) {
   return default_server;
 }
 
+}  // namespace
+
+client::options session_options(const context& ctx, std::string client_id, std::string client_secret) {
+  client::options opts;
+  opts.server = server_of(ctx);
+  opts.client_id = std::move(client_id);
+  opts.client_secret = std::move(client_secret);
+  opts.timeout_ms = ctx.global.timeout_ms;
+  return opts;
+}
+
+namespace {
+
 // A connection that failed to open leaves its exit code in `code`.
 struct opened {
   client::connection conn;
@@ -94,11 +107,8 @@ struct opened {
 };
 
 void open_with(context& ctx, opened& o, std::string client_id, std::string client_secret) {
-  client::options opts;
-  opts.server = o.server = server_of(ctx);
-  opts.client_id = std::move(client_id);
-  opts.client_secret = std::move(client_secret);
-  opts.timeout_ms = ctx.global.timeout_ms;
+  const client::options opts = session_options(ctx, std::move(client_id), std::move(client_secret));
+  o.server = opts.server;
   if (auto r = o.conn.open(opts); !r)
     o.code = request_failed(ctx, r.error(), o.server);
 }
@@ -166,6 +176,22 @@ void print_json(context& ctx, const json& j) {
 }
 
 }  // namespace
+
+int open_operator_session(context& ctx, client::connection& conn) {
+  opened o;
+  open_operator(ctx, o);
+  if (o.code == exit_processed)
+    conn = std::move(o.conn);
+  return o.code;
+}
+
+int report_failure(context& ctx, const failure& f) {
+  return request_failed(ctx, f, server_of(ctx));
+}
+
+int report_usage(context& ctx, const failure& f) {
+  return usage(ctx, f);
+}
 
 void context::load_file() {
   file_path = client::locate_client_file();

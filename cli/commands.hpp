@@ -16,6 +16,7 @@
 #include "actors/ledger/types.hpp"
 #include "base/result.hpp"
 #include "client/client_file.hpp"
+#include "client/connection.hpp"
 
 namespace caudal::cli {
 
@@ -94,5 +95,16 @@ int account_balances(context& ctx, const query_args& a);
 int transfer_create(context& ctx, const transfer_create_args& a);
 int transfer_get(context& ctx, const lookup_args& a);
 int verify(context& ctx);
+
+// For commands defined in other files (bench). Each prints what went wrong and returns the exit code;
+// exit_processed means it worked.
+// The options of a session at the command's server (--server, else the client file's) with these credentials.
+client::options session_options(const context& ctx, std::string client_id, std::string client_secret);
+// An operator session in `conn`, with the operator's credentials (flags, else the client file).
+int open_operator_session(context& ctx, client::connection& conn);
+// A request-level failure, printed as every command prints it.
+int report_failure(context& ctx, const failure& f);
+// A usage error (with the --help hint).
+int report_usage(context& ctx, const failure& f);
 
 }  // namespace caudal::cli

@@ -54,14 +54,11 @@ failure malformed(const rows::reader& in, const char* what) {
   return failure{errc::internal, std::string(what) + ": " + in.error()};
 }
 
-result<std::vector<account_row>> query_accounts(pg_connection& c, const std::string& tenant, const std::string& ids) {
-  auto r = c.query_prepared("ls_accounts", accounts_sql(), {tenant.c_str(), ids.c_str()});
-  if (!r.ok())
-    return r.error();
+result<std::vector<account_row>> read_accounts(const pg_rows& r) {
   std::vector<account_row> out;
-  out.reserve(static_cast<size_t>(r->size()));
-  for (int i = 0; i < r->size(); ++i) {
-    rows::reader in(r.value(), i);
+  out.reserve(static_cast<size_t>(r.size()));
+  for (int i = 0; i < r.size(); ++i) {
+    rows::reader in(r, i);
     account_row row;
     row.account = rows::read_account(in);
     row.version = in.u64_bits();
@@ -72,14 +69,18 @@ result<std::vector<account_row>> query_accounts(pg_connection& c, const std::str
   return out;
 }
 
-result<std::vector<transfer_row>> query_transfers(pg_connection& c, const std::string& tenant, const std::string& ids) {
-  auto r = c.query_prepared("ls_transfers", transfers_sql(), {tenant.c_str(), ids.c_str()});
+result<std::vector<account_row>> query_accounts(pg_connection& c, const std::string& tenant, const std::string& ids) {
+  auto r = c.query_prepared("ls_accounts", accounts_sql(), {tenant.c_str(), ids.c_str()});
   if (!r.ok())
     return r.error();
+  return read_accounts(r.value());
+}
+
+result<std::vector<transfer_row>> read_transfers(const pg_rows& r) {
   std::vector<transfer_row> out;
-  out.reserve(static_cast<size_t>(r->size()));
-  for (int i = 0; i < r->size(); ++i) {
-    rows::reader in(r.value(), i);
+  out.reserve(static_cast<size_t>(r.size()));
+  for (int i = 0; i < r.size(); ++i) {
+    rows::reader in(r, i);
     transfer_row row;
     row.transfer = rows::read_transfer(in);
     const uint16_t state = in.u16();
@@ -87,6 +88,29 @@ result<std::vector<transfer_row>> query_transfers(pg_connection& c, const std::s
       return malformed(in, "transfers");
     row.state = static_cast<ledger::pending_state>(state);
     out.push_back(row);
+  }
+  return out;
+}
+
+result<std::vector<transfer_row>> query_transfers(pg_connection& c, const std::string& tenant, const std::string& ids) {
+  auto r = c.query_prepared("ls_transfers", transfers_sql(), {tenant.c_str(), ids.c_str()});
+  if (!r.ok())
+    return r.error();
+  return read_transfers(r.value());
+}
+
+result<std::vector<ledger::failed_transfer>> read_failed(const pg_rows& r) {
+  std::vector<ledger::failed_transfer> out;
+  out.reserve(static_cast<size_t>(r.size()));
+  for (int i = 0; i < r.size(); ++i) {
+    rows::reader in(r, i);
+    ledger::failed_transfer f;
+    f.id = transfer_id(in.uuid());
+    const uint16_t code = in.u16();
+    if (!in.ok() || code > ledger::create_transfer_result_max)
+      return malformed(in, "failed_transfers");
+    f.result = static_cast<ledger::create_transfer_result>(code);
+    out.push_back(f);
   }
   return out;
 }
@@ -169,40 +193,65 @@ result<prefetch> load_for_batch(pg_connection& c, tenant_id t, const std::vector
                                 const std::vector<transfer_id>& transfers) {
   const std::string tenant = rows::tenant_param(t);
   prefetch out;
-  // Transfers first: the accounts of the pending ones join the accounts asked for, in one query.
-  std::vector<account_id> account_ids = accounts;
+  if (accounts.empty() && transfers.empty())
+    return out;
+  // One round trip: the transfers asked for, their failed attempts and the accounts asked for, pipelined,
+  // with binary id arrays (text arrays cost the server a parse of every id). Only when a transfer found is
+  // a pending one whose accounts were not asked for (a post or void) does a second query fetch them.
+  codec::array_binary transfer_ids(codec::array_binary::uuid_oid, transfers.size(), 16);
+  for (const auto& id : transfers)
+    transfer_ids.add_uuid(id.value);
+  codec::array_binary account_ids(codec::array_binary::uuid_oid, accounts.size(), 16);
+  for (const auto& id : accounts)
+    account_ids.add_uuid(id.value);
+  const std::string& tids = transfer_ids.finish();
+  const std::string& aids = account_ids.finish();
+  const pg_connection::param tenant_p{tenant.c_str(), 0, 0};
+  const pg_connection::param tids_p{tids.data(), static_cast<int>(tids.size()), 1};
+  const pg_connection::param aids_p{aids.data(), static_cast<int>(aids.size()), 1};
+  static const std::string failed_text = failed_sql;
+  std::vector<pg_connection::pipelined> statements;
   if (!transfers.empty()) {
-    const std::string ids = uuid_array(transfers);
-    auto found = query_transfers(c, tenant, ids);
+    statements.push_back({"ls_transfers", &transfers_sql(), {tenant_p, tids_p}});
+    statements.push_back({"ls_failed", &failed_text, {tenant_p, tids_p}});
+  }
+  if (!accounts.empty())
+    statements.push_back({"ls_accounts", &accounts_sql(), {tenant_p, aids_p}});
+  auto results = c.query_pipeline(statements);
+  if (!results.ok())
+    return results.error();
+  size_t next = 0;
+  if (!transfers.empty()) {
+    auto found = read_transfers(results.value()[next++]);
     if (!found.ok())
       return found.error();
     out.transfers = std::move(found.value());
-    for (const auto& row : out.transfers) {
-      if ((row.transfer.flags & ledger::transfer_flags::pending) != 0) {
-        account_ids.push_back(row.transfer.debit_account_id);
-        account_ids.push_back(row.transfer.credit_account_id);
-      }
-    }
-    auto failed = c.query_prepared("ls_failed", failed_sql, {tenant.c_str(), ids.c_str()});
+    auto failed = read_failed(results.value()[next++]);
     if (!failed.ok())
       return failed.error();
-    out.failed.reserve(static_cast<size_t>(failed->size()));
-    for (int i = 0; i < failed->size(); ++i) {
-      rows::reader in(failed.value(), i);
-      ledger::failed_transfer f;
-      f.id = transfer_id(in.uuid());
-      const uint16_t code = in.u16();
-      if (!in.ok() || code > ledger::create_transfer_result_max)
-        return malformed(in, "failed_transfers");
-      f.result = static_cast<ledger::create_transfer_result>(code);
-      out.failed.push_back(f);
-    }
+    out.failed = std::move(failed.value());
   }
-  if (!account_ids.empty()) {
-    auto found = query_accounts(c, tenant, uuid_array(account_ids));
+  if (!accounts.empty()) {
+    auto found = read_accounts(results.value()[next++]);
     if (!found.ok())
       return found.error();
     out.accounts = std::move(found.value());
+  }
+  // The accounts of pending transfers found (a post or void needs them), unless already asked for.
+  std::vector<account_id> more;
+  for (const auto& row : out.transfers) {
+    if ((row.transfer.flags & ledger::transfer_flags::pending) == 0)
+      continue;
+    for (const auto& id : {row.transfer.debit_account_id, row.transfer.credit_account_id})
+      if (std::find(accounts.begin(), accounts.end(), id) == accounts.end() &&
+          std::find(more.begin(), more.end(), id) == more.end())
+        more.push_back(id);
+  }
+  if (!more.empty()) {
+    auto found = query_accounts(c, tenant, uuid_array(more));
+    if (!found.ok())
+      return found.error();
+    out.accounts.insert(out.accounts.end(), found->begin(), found->end());
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #include <cassert>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 namespace caudal::storage {
 
@@ -229,6 +230,65 @@ result<pg_rows> pg_connection::query_prepared_binary(const std::string& name, co
   if (!ok_status(r.raw()))
     return failure_from(r.raw(), ("query " + name).c_str());
   return r;
+}
+
+result<std::vector<pg_rows>> pg_connection::query_pipeline(const std::vector<pipelined>& statements) {
+  if (!healthy())
+    return failure_from(nullptr, "query");
+  for (const auto& st : statements) {  // PQprepare cannot run inside pipeline mode
+    if (auto prepared = prepare_if_needed(st.name, *st.sql); !prepared.ok())
+      return prepared.error();
+  }
+  if (PQenterPipelineMode(conn_) != 1)
+    return failure_from(nullptr, "pipeline");
+  bool sent = true;
+  for (const auto& st : statements) {
+    std::vector<const char*> values;
+    std::vector<int> lengths, formats;
+    for (const auto& p : st.params) {
+      values.push_back(p.data);
+      lengths.push_back(p.length);
+      formats.push_back(p.format);
+    }
+    if (PQsendQueryPrepared(conn_, st.name.c_str(), static_cast<int>(st.params.size()), values.data(),
+                            lengths.data(), formats.data(), 0) != 1) {
+      sent = false;
+      break;
+    }
+  }
+  sent = sent && PQpipelineSync(conn_) == 1;
+  std::vector<pg_rows> out;
+  std::optional<failure> failed;
+  if (!sent)
+    failed = failure_from(nullptr, "pipeline send");
+  // Every statement sent answers one result (TUPLES_OK, an error, or PIPELINE_ABORTED after an error)
+  // followed by nullptr; the sync answers PIPELINE_SYNC. All are read so the connection is ready again.
+  for (size_t i = 0; sent && i < statements.size(); ++i) {
+    pg_rows r(PQgetResult(conn_));
+    if (r.raw() == nullptr) {  // the connection broke
+      failed = failed ? failed : failure_from(nullptr, "pipeline");
+      sent = false;
+      break;
+    }
+    if (!ok_status(r.raw())) {
+      if (!failed)
+        failed = failure_from(r.raw(), ("query " + statements[i].name).c_str());
+    } else {
+      out.push_back(std::move(r));
+    }
+    while (PGresult* end = PQgetResult(conn_))
+      PQclear(end);
+  }
+  if (sent) {
+    pg_rows sync(PQgetResult(conn_));
+    if (sync.raw() == nullptr || PQresultStatus(sync.raw()) != PGRES_PIPELINE_SYNC)
+      failed = failed ? failed : failure_from(sync.raw(), "pipeline sync");
+  }
+  if (PQexitPipelineMode(conn_) != 1 && !failed)
+    failed = failure_from(nullptr, "pipeline end");
+  if (failed)
+    return *failed;
+  return out;
 }
 
 result<void> pg_connection::copy_in(const std::string& copy_sql, const std::string& payload) {

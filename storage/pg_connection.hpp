@@ -60,6 +60,15 @@ class pg_connection {
   };
   result<pg_rows> query_prepared_binary(const std::string& name, const std::string& sql,
                                         const std::vector<param>& params);
+  // Several prepared statements sent together and answered in one round trip (libpq's pipeline mode), in
+  // one implicit transaction. The results, in order, or the first statement's failure (the statements
+  // after a failed one are not run).
+  struct pipelined {
+    std::string name;
+    const std::string* sql;
+    std::vector<param> params;
+  };
+  result<std::vector<pg_rows>> query_pipeline(const std::vector<pipelined>& statements);
   // COPY ... FROM STDIN with a text-format payload (rows separated by '\n', columns by '\t'), or, when
   // copy_sql says (FORMAT binary), a binary COPY stream (see codec::copy_binary). Sent in 1 MiB pieces.
   result<void> copy_in(const std::string& copy_sql, const std::string& payload);

@@ -164,9 +164,9 @@ caf::behavior admin_worker(worker* self, db_pool_config cfg) {
             self, cfg, [&](storage::pg_connection& c) { return storage::list_tenants(c); },
             [](std::vector<storage::tenant_info> v) { return tenant_list{std::move(v)}; });
       },
-      [=](verify_atom) -> caf::result<storage::verify_report> {
+      [=](verify_atom, const tenant_scope& scope) -> caf::result<storage::verify_report> {
         return run<storage::verify_report>(
-            self, cfg, [&](storage::pg_connection& c) { return storage::verify(c); },
+            self, cfg, [&](storage::pg_connection& c) { return storage::verify(c, scope.tenants); },
             identity<storage::verify_report>);
       },
   };

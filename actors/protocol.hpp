@@ -121,6 +121,10 @@ struct created_tenant {
 struct tenant_list {
   std::vector<storage::tenant_info> items;
 };
+// The tenants an admin operation covers; empty: all of them.
+struct tenant_scope {
+  std::vector<tenant_id> tenants;
+};
 
 // --- protocols (who handles what, and what it answers) ---
 //
@@ -146,7 +150,7 @@ struct tenant_list {
 //   (next_expiries_atom) -> tenant_expiries.
 // admin_worker pool: (authenticate_atom, std::string client_id, std::string secret) -> auth_result;
 //   (create_tenant_atom, std::string name, std::string country) -> created_tenant;
-//   (list_tenants_atom) -> tenant_list; (verify_atom) -> storage::verify_report.
+//   (list_tenants_atom) -> tenant_list; (verify_atom, tenant_scope) -> storage::verify_report.
 
 // caf::error <-> errc. Errors of other categories (CAF's own) map to the closest errc.
 caf::error to_error(const failure& f);
@@ -178,3 +182,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::tenant_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::prefetch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::tenant_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::verify_report)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::tenant_scope)

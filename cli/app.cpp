@@ -24,6 +24,7 @@ struct arguments {
   transfer_create_args transfer_create;
   lookup_args transfer_get;
   bench_args bench;
+  std::vector<std::string> verify_tenants;
 };
 
 void add_tenant_option(CLI::App* cmd, std::string& tenant) {
@@ -158,6 +159,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
         ->required();
 
     auto* verify_cmd = app.add_subcommand("verify", "Check double entry and every balance (operator credentials)");
+    verify_cmd->add_option("--tenant", args.verify_tenants, "Only this tenant, an id or a name (repeat for more)")
+        ->type_name("T");
 
     auto* bench_cmd = app.add_subcommand(
         "bench", "Load test through the API: fresh tenants and accounts, then transfers (operator credentials)");
@@ -208,7 +211,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (transfer_get_cmd->parsed())
       return transfer_get(ctx, args.transfer_get);
     if (verify_cmd->parsed())
-      return verify(ctx);
+      return verify(ctx, args.verify_tenants);
     if (bench_cmd->parsed())
       return bench(ctx, args.bench);
     err << "caudal: no command\n";

@@ -1,6 +1,8 @@
 // The commands of `caudal` (see commands.hpp).
 #include "cli/commands.hpp"
 
+#include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "base/limits.hpp"
@@ -556,9 +558,33 @@ int transfer_get(context& ctx, const lookup_args& a) {
       });
 }
 
-int verify(context& ctx) {
+int verify(context& ctx, const std::vector<std::string>& tenants) {
   return call_and_print(
-      ctx, as_operator(ctx), [](client::connection& c) { return c.verify(); },
+      ctx, as_operator(ctx),
+      [&](client::connection& c) -> result<client::verify_report> {
+        if (tenants.empty())
+          return c.verify();
+        // Each --tenant is an id, or a name looked up among the tenants (names are unique).
+        std::vector<tenant_id> ids;
+        std::optional<std::vector<client::tenant_info>> known;
+        for (const auto& t : tenants) {
+          if (auto numeric = parse_u64_arg("--tenant", t)) {
+            ids.push_back(tenant_id{numeric.value()});
+            continue;
+          }
+          if (!known) {
+            auto listed = c.list_tenants();
+            if (!listed)
+              return listed.error();
+            known = std::move(listed).value();
+          }
+          auto it = std::find_if(known->begin(), known->end(), [&](const auto& k) { return k.name == t; });
+          if (it == known->end())
+            return failure{errc::tenant_not_found, "no tenant named '" + t + "'"};
+          ids.push_back(it->id);
+        }
+        return c.verify(ids);
+      },
       [&](const client::verify_report& report) {
         if (ctx.global.json)
           print_json(ctx, verify_json(report));

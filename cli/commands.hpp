@@ -94,7 +94,7 @@ int account_transfers(context& ctx, const query_args& a);
 int account_balances(context& ctx, const query_args& a);
 int transfer_create(context& ctx, const transfer_create_args& a);
 int transfer_get(context& ctx, const lookup_args& a);
-int verify(context& ctx);
+int verify(context& ctx, const std::vector<std::string>& tenants);
 
 // For commands defined in other files (bench). Each prints what went wrong and returns the exit code;
 // exit_processed means it worked.

@@ -403,11 +403,20 @@ result<std::vector<tenant_info>> connection::list_tenants() {
       [](auto& resp) { return from_list<tenant_info>(resp.getTenants()); });
 }
 
-result<verify_report> connection::verify() {
+result<verify_report> connection::verify(const std::vector<tenant_id>& tenants) {
   if (!impl_)
     return failure{errc::node_down, "not connected"};
+  if (tenants.size() > limits::max_batch_items)
+    return failure{errc::batch_too_large, "too many tenants"};
   return impl_->call<verify_report>(
-      impl_->admin_client(), [](api::Admin::Client& a) { return a.verifyRequest(); },
+      impl_->admin_client(),
+      [&tenants](api::Admin::Client& a) {
+        auto req = a.verifyRequest();
+        auto list = req.initTenants(static_cast<unsigned>(tenants.size()));
+        for (unsigned i = 0; i < list.size(); ++i)
+          list.set(i, tenants[i].value);
+        return req;
+      },
       [](auto& resp) { return wire::from_wire(resp.getReport()); });
 }
 

@@ -82,7 +82,8 @@ class connection {
   // Operator sessions (is_admin()); others answer errc::forbidden.
   result<new_tenant> create_tenant(const std::string& name, const std::string& country);
   result<std::vector<tenant_info>> list_tenants();
-  result<verify_report> verify();
+  // Of these tenants (at most limits::max_batch_items), or of all when empty.
+  result<verify_report> verify(const std::vector<tenant_id>& tenants = {});
   result<void> inject_fault(const fault& f);  // nodes without --test-hooks answer errc::not_enabled
 
  private:

@@ -103,9 +103,20 @@ class admin_impl final : public api::Admin::Server {
   }
 
   kj::Promise<void> verify(VerifyContext context) override {
-    // The checker reads the whole ledger: give it more time than a request.
+    const auto ids = context.getParams().getTenants();
+    if (ids.size() > limits::max_batch_items) {
+      fail(context.getResults(), errc::batch_too_large);
+      return kj::READY_NOW;
+    }
+    tenant_scope scope;
+    scope.tenants.reserve(ids.size());
+    for (auto id : ids)
+      scope.tenants.push_back(tenant_id{id});
+    // The checker reads the whole ledger (or whole tenants): give it more time than a request.
     return respond(
-        ask<storage::verify_report>(*ctx_->system, ctx_->admin, ctx_->timeout * 10, verify_atom::value), context,
+        ask<storage::verify_report>(*ctx_->system, ctx_->admin, ctx_->timeout * 10, verify_atom::value,
+                                    std::move(scope)),
+        context,
         [](auto out, storage::verify_report& r) { wire::to_wire(r, out.initReport()); });
   }
 

@@ -34,6 +34,6 @@ using caudal::verify_report;
 // Recomputes, in one REPEATABLE READ READ ONLY snapshot: per tenant and ledger, debits = credits (posted
 // and pending); every account's four balances equal the sums of its transfers (posted: single-phase and
 // post rows; pending: pending rows still pending); every pending_transfers row has its transfer.
-result<verify_report> verify(pg_connection& c);
+result<verify_report> verify(pg_connection& c, const std::vector<tenant_id>& tenants = {});
 
 }  // namespace caudal::storage

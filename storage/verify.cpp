@@ -1,6 +1,8 @@
 // verify(): the ledger checker (DESIGN 4.3). Recomputes the invariants from the rows in one REPEATABLE READ
 // snapshot with a few aggregate queries (one scan of each table), never a round trip per account.
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "actors/ledger/types.hpp"
 #include "storage/admin_store.hpp"
@@ -17,13 +19,19 @@ constexpr const char* limit_clause = " LIMIT 101";
 static_assert(ledger::transfer_flags::pending == 2 && ledger::transfer_flags::void_pending_transfer == 8,
               "the SQL below tests flag bits 2 (pending) and 8 (void_pending_transfer); 10 = both");
 
+// Every query takes $1, the tenants in scope as a bigint[], or NULL for all of them. The statements are
+// unnamed, so each is planned with its value: a NULL scope costs nothing, a list uses the tenant_id-led keys.
+#define IN_SCOPE(column) "($1::bigint[] IS NULL OR " column " = ANY($1::bigint[]))"
+
 constexpr const char* counts_sql =
-    "SELECT (SELECT count(*) FROM tenants), (SELECT count(*) FROM accounts), (SELECT count(*) FROM transfers)";
+    "SELECT (SELECT count(*) FROM tenants WHERE " IN_SCOPE("tenant_id") "),"
+    " (SELECT count(*) FROM accounts WHERE " IN_SCOPE("tenant_id") "),"
+    " (SELECT count(*) FROM transfers WHERE " IN_SCOPE("tenant_id") ")";
 
 // (1) Double entry per tenant and ledger.
 constexpr const char* ledgers_sql =
     "SELECT tenant_id, ledger, sum(debits_posted), sum(credits_posted), sum(debits_pending), sum(credits_pending) "
-    "FROM accounts GROUP BY tenant_id, ledger "
+    "FROM accounts WHERE " IN_SCOPE("tenant_id") " GROUP BY tenant_id, ledger "
     "HAVING sum(debits_posted) <> sum(credits_posted) OR sum(debits_pending) <> sum(credits_pending) "
     "ORDER BY tenant_id, ledger";
 
@@ -40,11 +48,12 @@ constexpr const char* accounts_sql =
     "    coalesce(sum(t.amount) FILTER (WHERE NOT v.debit AND t.flags & 2 <> 0 AND p.state = 1), 0) AS cp"
     "  FROM transfers t LEFT JOIN pending_transfers p ON p.tenant_id = t.tenant_id AND p.id = t.id"
     "  CROSS JOIN LATERAL (VALUES (t.debit_account_id, true), (t.credit_account_id, false)) AS v(account_id, debit)"
-    "  GROUP BY t.tenant_id, v.account_id)"
+    "  WHERE " IN_SCOPE("t.tenant_id") " GROUP BY t.tenant_id, v.account_id)"
     "SELECT coalesce(a.tenant_id, s.tenant_id), coalesce(a.id, s.account_id), a.id IS NULL,"
     "  a.debits_posted, coalesce(s.dpo, 0), a.credits_posted, coalesce(s.cpo, 0),"
     "  a.debits_pending, coalesce(s.dp, 0), a.credits_pending, coalesce(s.cp, 0) "
-    "FROM accounts a FULL JOIN s ON s.tenant_id = a.tenant_id AND s.account_id = a.id "
+    "FROM (SELECT * FROM accounts WHERE " IN_SCOPE("tenant_id") ") a"
+    "  FULL JOIN s ON s.tenant_id = a.tenant_id AND s.account_id = a.id "
     "WHERE a.id IS NULL OR a.debits_posted <> coalesce(s.dpo, 0) OR a.credits_posted <> coalesce(s.cpo, 0)"
     "  OR a.debits_pending <> coalesce(s.dp, 0) OR a.credits_pending <> coalesce(s.cp, 0) "
     "ORDER BY 1, 2";
@@ -52,12 +61,15 @@ constexpr const char* accounts_sql =
 // (3) pending_transfers rows and pending transfers match one to one.
 constexpr const char* pending_sql =
     "SELECT p.tenant_id, p.id, 'a pending_transfers row without a pending transfer' FROM pending_transfers p "
-    "LEFT JOIN transfers t ON t.tenant_id = p.tenant_id AND t.id = p.id WHERE t.id IS NULL OR t.flags & 2 = 0 "
+    "LEFT JOIN transfers t ON t.tenant_id = p.tenant_id AND t.id = p.id "
+    "WHERE " IN_SCOPE("p.tenant_id") " AND (t.id IS NULL OR t.flags & 2 = 0) "
     "UNION ALL "
     "SELECT t.tenant_id, t.id, 'a pending transfer without a pending_transfers row' FROM transfers t "
-    "WHERE t.flags & 2 <> 0 AND NOT EXISTS (SELECT 1 FROM pending_transfers p "
+    "WHERE " IN_SCOPE("t.tenant_id") " AND t.flags & 2 <> 0 AND NOT EXISTS (SELECT 1 FROM pending_transfers p "
     "WHERE p.tenant_id = t.tenant_id AND p.id = t.id) "
     "ORDER BY 1, 2";
+
+#undef IN_SCOPE
 
 std::string decimal_id(const char* uuid) {
   u128 v;
@@ -77,8 +89,8 @@ class report_builder {
   verify_report& r_;
 };
 
-result<void> check_counts(pg_connection& c, verify_report& out) {
-  auto r = c.query(counts_sql, {});
+result<void> check_counts(pg_connection& c, const char* scope, verify_report& out) {
+  auto r = c.query(counts_sql, {scope});
   if (!r.ok())
     return r.error();
   int64_t tenants = 0, accounts = 0, transfers = 0;
@@ -91,8 +103,8 @@ result<void> check_counts(pg_connection& c, verify_report& out) {
   return {};
 }
 
-result<void> check_ledgers(pg_connection& c, report_builder& out) {
-  auto r = c.query(std::string(ledgers_sql) + limit_clause, {});
+result<void> check_ledgers(pg_connection& c, const char* scope, report_builder& out) {
+  auto r = c.query(std::string(ledgers_sql) + limit_clause, {scope});
   if (!r.ok())
     return r.error();
   for (int i = 0; i < r->size(); ++i) {
@@ -105,8 +117,8 @@ result<void> check_ledgers(pg_connection& c, report_builder& out) {
   return {};
 }
 
-result<void> check_accounts(pg_connection& c, report_builder& out) {
-  auto r = c.query(std::string(accounts_sql) + limit_clause, {});
+result<void> check_accounts(pg_connection& c, const char* scope, report_builder& out) {
+  auto r = c.query(std::string(accounts_sql) + limit_clause, {scope});
   if (!r.ok())
     return r.error();
   static const char* const names[] = {"debits_posted", "credits_posted", "debits_pending", "credits_pending"};
@@ -126,8 +138,8 @@ result<void> check_accounts(pg_connection& c, report_builder& out) {
   return {};
 }
 
-result<void> check_pending(pg_connection& c, report_builder& out) {
-  auto r = c.query(std::string(pending_sql) + limit_clause, {});
+result<void> check_pending(pg_connection& c, const char* scope, report_builder& out) {
+  auto r = c.query(std::string(pending_sql) + limit_clause, {scope});
   if (!r.ok())
     return r.error();
   for (int i = 0; i < r->size(); ++i)
@@ -135,28 +147,37 @@ result<void> check_pending(pg_connection& c, report_builder& out) {
   return {};
 }
 
-result<verify_report> run_checks(pg_connection& c) {
+result<verify_report> run_checks(pg_connection& c, const char* scope) {
   verify_report report;
   report_builder out(report);
-  if (auto r = check_counts(c, report); !r.ok())
+  if (auto r = check_counts(c, scope, report); !r.ok())
     return r.error();
-  if (auto r = check_ledgers(c, out); !r.ok())
+  if (auto r = check_ledgers(c, scope, out); !r.ok())
     return r.error();
-  if (auto r = check_accounts(c, out); !r.ok())
+  if (auto r = check_accounts(c, scope, out); !r.ok())
     return r.error();
-  if (auto r = check_pending(c, out); !r.ok())
+  if (auto r = check_pending(c, scope, out); !r.ok())
     return r.error();
   return report;
 }
 
 }  // namespace
 
-result<verify_report> verify(pg_connection& c) {
+result<verify_report> verify(pg_connection& c, const std::vector<tenant_id>& tenants) {
+  // The scope as a bigint[] literal ("{1,2}"), or NULL for every tenant. Ids beyond bigint name no tenant.
+  std::string scope_literal = "{";
+  for (const auto& t : tenants) {
+    if (t.value > static_cast<uint64_t>(INT64_MAX))
+      continue;
+    scope_literal += (scope_literal.size() > 1 ? "," : "") + std::to_string(t.value);
+  }
+  scope_literal += "}";
+  const char* scope = tenants.empty() ? nullptr : scope_literal.c_str();
   if (PQtransactionStatus(c.raw()) == PQTRANS_INTRANS || PQtransactionStatus(c.raw()) == PQTRANS_INERROR)
     (void)c.exec("ROLLBACK");
   if (auto begun = c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !begun.ok())
     return begun.error();
-  auto report = run_checks(c);
+  auto report = run_checks(c, scope);
   // Read only: ending it either way changes nothing.
   if (c.healthy())
     (void)c.exec(report.ok() ? "COMMIT" : "ROLLBACK");

@@ -367,6 +367,14 @@ TEST_CASE("the caudal CLI against a real node: every command, its JSON, exit cod
     CHECK(v.at("violations") == json::array());
     const ran text = cli.caudal("verify");
     CHECK(text.code == 0);
+    // Scoped to tenants, by name or id: only theirs are checked and counted.
+    const json acme_only = cli.caudal_json("verify --tenant acme");
+    CHECK(acme_only.at("ok") == true);
+    CHECK(acme_only.at("counts").at("tenants") == 1);
+    CHECK(v.at("counts").at("tenants") == 2);
+    CHECK(cli.caudal_json("verify --tenant acme --tenant globex").at("counts").at("tenants") == 2);
+    CHECK(cli.caudal_json("verify --tenant " + tenant_id).at("counts").at("tenants") == 1);
+    CHECK(cli.caudal_json("verify --tenant nosuch", 1) == error("tenant_not_found", false));
   }
 
   // ---- PostgreSQL holds what the CLI reported ----

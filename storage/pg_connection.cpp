@@ -286,8 +286,14 @@ result<std::vector<pg_rows>> pg_connection::query_pipeline(const std::vector<pip
   }
   if (PQexitPipelineMode(conn_) != 1 && !failed)
     failed = failure_from(nullptr, "pipeline end");
-  if (failed)
+  if (failed) {
+    // A server that ends the session (restart, pg_terminate_backend) answers the first statement with its
+    // FATAL while libpq still holds the connection for good; only reading on shows it gone. Judge by the
+    // end state, as a lone statement's failure is judged.
+    if (!healthy())
+      failed->code = errc::database_unavailable;
     return *failed;
+  }
   return out;
 }
 

@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/clock.hpp"
+#include "base/ids.hpp"
 
 namespace caudal::actors {
 
@@ -35,7 +37,10 @@ struct node_timing {
 };
 
 struct node_services {
-  caf::actor writer;   // batch_writer
+  // The batch writers: one PostgreSQL connection each, so commits of different tenants run on several
+  // server cores at once. A tenant always commits through the same one (writer_for): its units stay in
+  // order, and its failures poison only its own later units.
+  std::vector<caf::actor> writers;
   caf::actor readers;  // pool of db_reader
   caf::actor admin;    // pool of admin_worker
   const caudal::clock* clock = nullptr;
@@ -44,6 +49,7 @@ struct node_services {
   std::shared_ptr<spdlog::logger> log;  // "actors"
 
   std::chrono::milliseconds request_timeout() const { return std::chrono::milliseconds(limits.request_timeout_ms); }
+  const caf::actor& writer_for(tenant_id t) const { return writers[t.value % writers.size()]; }
 };
 using services_ptr = std::shared_ptr<const node_services>;
 

@@ -286,7 +286,7 @@ void execute(tenant_self* self, std::vector<work_item>& group) {
   if (!work->changes.empty()) {
     u.work = work;
     ++st.writes_outstanding;
-    self->send(svc(self).writer, commit_atom::value, commit_work_ptr(work));
+    self->send(svc(self).writer_for(st.cfg.tenant), commit_atom::value, commit_work_ptr(work));
   }
   st.units.push_back(std::move(u));
   complete_units(self);
@@ -462,7 +462,7 @@ void load_tenant(tenant_self* self) {
   auto gen = st.generation;
   // The barrier makes sure no unit of an earlier incarnation or generation is still on its way to
   // PostgreSQL before we read the tenant back.
-  self->request(svc(self).writer, svc(self).request_timeout(), barrier_atom::value)
+  self->request(svc(self).writer_for(st.cfg.tenant), svc(self).request_timeout(), barrier_atom::value)
       .then(
           [=]() {
             self->request(svc(self).readers, svc(self).request_timeout(), load_tenant_atom::value,

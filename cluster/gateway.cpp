@@ -140,7 +140,8 @@ class admin_impl final : public api::Admin::Server {
         return respond(ask<caf::unit_t>(sys, ctx_->registry, ctx_->timeout, passivate_atom::value, t), context,
                        nothing);
       case api::FaultKind::WRITER_DELAY:
-        caf::anon_send(ctx_->writer, writer_delay_atom::value, f.getDelayMs());
+        for (const auto& w : ctx_->writers)
+          caf::anon_send(w, writer_delay_atom::value, f.getDelayMs());
         wire::set_error(context.getResults().initError(), errc::none);
         return kj::READY_NOW;
       default:

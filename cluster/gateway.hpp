@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <memory>
+#include <vector>
 
 #include "base/metrics.hpp"
 #include "schemas/api.capnp.h"
@@ -20,7 +21,7 @@ struct gateway_context {
   caf::actor_system* system = nullptr;
   caf::actor registry;  // tenant_registry: ledger calls
   caf::actor admin;     // admin_worker pool: authentication, tenants, verify
-  caf::actor writer;    // batch_writer: the writer-delay test hook
+  std::vector<caf::actor> writers;  // the batch writers: the writer-delay test hook
   std::chrono::milliseconds timeout{12000};
   bool test_hooks = false;
   std::shared_ptr<spdlog::logger> log;

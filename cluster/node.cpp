@@ -144,10 +144,14 @@ int run_node(const node_config& cfg) {
   services->limits = limits_of(cfg);
   services->timing = timing_of(cfg);
   services->log = log.actors;
-  auto db_healthy = std::make_shared<std::atomic<bool>>(true);
-  services->writer = sys.spawn<caf::detached>(
-      actors::batch_writer,
-      actors::batch_writer_config{cfg.pg_url, cfg.writer_max_items, log.writer, &metrics, db_healthy});
+  // One health flag per writer: the node is healthy while every writer reaches PostgreSQL.
+  std::vector<std::shared_ptr<std::atomic<bool>>> writer_healthy;
+  for (uint64_t i = 0; i < cfg.pg_writers; ++i) {
+    writer_healthy.push_back(std::make_shared<std::atomic<bool>>(true));
+    services->writers.push_back(sys.spawn<caf::detached>(
+        actors::batch_writer,
+        actors::batch_writer_config{cfg.pg_url, cfg.writer_max_items, log.writer, &metrics, writer_healthy.back()}));
+  }
   services->readers = actors::spawn_db_readers(sys, {cfg.pg_url, "caudal-reader", cfg.pg_readers, log.db});
   services->admin = actors::spawn_admin_workers(sys, {cfg.pg_url, "caudal-admin", 2, log.db});
   auto registry = actors::spawn_tenant_registry(sys, services);
@@ -156,7 +160,7 @@ int run_node(const node_config& cfg) {
   gw->system = &sys;
   gw->registry = registry;
   gw->admin = services->admin;
-  gw->writer = services->writer;
+  gw->writers = services->writers;
   // A little longer than the node's own deadline, so the node's answer (e.g. timeout) arrives first.
   gw->timeout = std::chrono::milliseconds(cfg.request_timeout_ms + 2000);
   gw->test_hooks = cfg.test_hooks;
@@ -170,9 +174,14 @@ int run_node(const node_config& cfg) {
     rpc_server rpc(io, cfg.rpc_listen, make_gateway(gw), cfg.rpc_max_connections);
     auto serving = rpc.serve();
 
-    // Healthy while the batch writer can reach PostgreSQL: without it nothing can be acknowledged.
-    http_endpoint http(
-        io, cfg.http_listen, [db_healthy] { return db_healthy->load(); }, [&metrics] { return metrics.render(); });
+    // Healthy while the batch writers can reach PostgreSQL: without them nothing can be acknowledged.
+    auto healthy = [writer_healthy] {
+      for (const auto& h : writer_healthy)
+        if (!h->load())
+          return false;
+      return true;
+    };
+    http_endpoint http(io, cfg.http_listen, healthy, [&metrics] { return metrics.render(); });
     std::string rpc_addr = host_of(cfg.rpc_listen) + ":" + std::to_string(rpc.port());
     std::string http_addr = host_of(cfg.http_listen) + ":" + std::to_string(http.port());
     log.node->info("serving: rpc={} http={}", rpc_addr, http_addr);
@@ -194,7 +203,8 @@ int run_node(const node_config& cfg) {
 
   // Tenants first (their requests fail with retryable errors), then the writer and the pools.
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
-  caf::anon_send(services->writer, actors::stop_atom::value);
+  for (const auto& w : services->writers)
+    caf::anon_send(w, actors::stop_atom::value);
   caf::anon_send_exit(services->readers, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(services->admin, caf::exit_reason::user_shutdown);
   log.node->info("stopped");

@@ -53,6 +53,8 @@ const std::vector<setting>& settings() {
        &node_config::http_listen},
       {"postgres", "url", "pg-url", "PostgreSQL connection URL (empty: env CAUDAL_PG_URL)", &node_config::pg_url},
       {"postgres", "readers", "pg-readers", "PostgreSQL read connections", &node_config::pg_readers, 1, 64},
+      {"postgres", "writers", "pg-writers", "batch writers, one PostgreSQL connection each (tenants split among them)",
+       &node_config::pg_writers, 1, 16},
       {"postgres", "sql_dir", "sql-dir", "folder of the SQL migrations", &node_config::sql_dir},
       {"operator", "client_id", "operator-client-id", "operator (admin) client id upserted at start",
        &node_config::operator_client_id},

@@ -35,6 +35,7 @@ struct node_config {
   // [postgres]
   std::string pg_url;          // --pg-url; if empty, env CAUDAL_PG_URL; if still empty: an error
   uint64_t pg_readers = 4;     // --pg-readers: read connections, 1..64
+  uint64_t pg_writers = 2;     // --pg-writers: batch writers (one connection each), 1..16
   std::string sql_dir = default_sql_dir();  // --sql-dir: migrations (empty: this default)
   // [operator]: the node upserts this admin client at start when secret_file is set
   std::string operator_client_id = "operator";  // --operator-client-id

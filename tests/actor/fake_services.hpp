@@ -674,7 +674,7 @@ class harness {
     services->limits = limits;
     services->timing = timing;
     services->log = make_logger();
-    services->writer = sys_.spawn(fake_writer, world_);
+    services->writers = {sys_.spawn(fake_writer, world_)};
     services->readers = sys_.spawn(fake_reader, world_);
     services->admin = sys_.spawn([](caf::event_based_actor*) -> caf::behavior { return {[](actors::stop_atom) {}}; });
     services_ = services;
@@ -687,7 +687,7 @@ class harness {
   ~harness() {
     if (registry_)
       caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
-    for (auto& a : {client_, services_->writer, services_->readers, services_->admin})
+    for (auto& a : {client_, services_->writers.front(), services_->readers, services_->admin})
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     {
       std::lock_guard<std::mutex> g(world_->mu);
@@ -806,7 +806,7 @@ class harness {
   template <class... Ts>
   void control(Ts... xs) {
     caf::scoped_actor self{sys_};
-    self->request(services_->writer, caf::infinite, xs...).receive([]() {}, [](caf::error&) {});
+    self->request(services_->writers.front(), caf::infinite, xs...).receive([]() {}, [](caf::error&) {});
   }
   template <class... Ts>
   void control_reader(Ts... xs) {

@@ -79,6 +79,7 @@ TEST_CASE("defaults, with the PostgreSQL URL from CAUDAL_PG_URL") {
   CHECK(c.http_listen == "127.0.0.1:7480");
   CHECK(c.pg_url == "postgresql://env/db");
   CHECK(c.pg_readers == 4);
+  CHECK(c.pg_writers == 2);
   CHECK(c.sql_dir == CAUDAL_DEFAULT_SQL_DIR);
   CHECK(c.operator_client_id == "operator");
   CHECK(c.operator_secret_file.empty());

@@ -170,6 +170,21 @@ void run_client(uint32_t index, const bench_settings& s, const std::vector<tenan
   }
 }
 
+// A set-up call, retried while it fails with a retryable error (e.g. the node reconnecting to PostgreSQL).
+// A tenant name is unique, so a retried create_tenant whose first attempt committed answers tenant_exists:
+// the run stops there rather than guess.
+template <class Call>
+auto with_retries(Call call) -> decltype(call()) {
+  auto backoff = std::chrono::milliseconds(100);
+  for (int attempt = 1;; ++attempt) {
+    auto r = call();
+    if (r || !errc_retryable(r.error().code) || attempt == max_attempts)
+      return r;
+    std::this_thread::sleep_for(backoff);
+    backoff *= 2;
+  }
+}
+
 double ms(uint64_t micros) {
   return static_cast<double>(micros) / 1000.0;
 }
@@ -200,7 +215,7 @@ int bench(context& ctx, const bench_args& a) {
   const std::string tag = run_tag();
   std::vector<tenant_client> tenants;
   for (uint32_t i = 0; i < s.tenants; ++i) {
-    auto created = op.create_tenant(tag + "-" + std::to_string(i), s.country);
+    auto created = with_retries([&] { return op.create_tenant(tag + "-" + std::to_string(i), s.country); });
     if (!created)
       return report_failure(ctx, created.error());
     const auto& c = created.value();
@@ -221,11 +236,17 @@ int bench(context& ctx, const bench_args& a) {
         acc.code = 1;
         batch.push_back(acc);
       }
-      auto results = conn.create_accounts(batch);
+      int attempt = 0;
+      auto results = with_retries([&] {
+        ++attempt;
+        return conn.create_accounts(batch);
+      });
       if (!results)
         return report_failure(ctx, results.error());
       for (const auto code : results.value()) {
-        if (code != ledger::create_account_result::ok) {
+        // `exists` after a retry: the earlier attempt committed it.
+        if (code != ledger::create_account_result::ok &&
+            !(attempt > 1 && code == ledger::create_account_result::exists)) {
           return report_failure(ctx, failure{errc::internal, std::string("account refused: ") +
                                                                  std::string(ledger::result_name(code))});
         }

@@ -1,6 +1,7 @@
 // `caudal bench` (see bench.hpp): set-up, load threads, figures.
 #include "cli/bench.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -24,6 +25,8 @@ using steady = std::chrono::steady_clock;
 // A retryable failure is retried with the same ids this many times at most, with growing pauses.
 constexpr int max_attempts = 6;
 constexpr auto first_backoff = std::chrono::milliseconds(20);
+// The deadline of the final verify.
+constexpr uint32_t verify_timeout_ms = 600'000;
 // Error texts kept for the report (the count is exact; the samples are not all kept).
 constexpr size_t max_error_samples = 5;
 
@@ -289,10 +292,19 @@ int bench(context& ctx, const bench_args& a) {
   }
 
   // 4. Verify the run's tenants (one snapshot): what this run wrote. `caudal verify` checks everything.
+  // It reads every row the run wrote, which takes long in a large database: a deadline of its own.
   std::vector<tenant_id> scope;
   for (const auto& t : tenants)
     scope.push_back(t.id);
-  const auto report = op.verify(scope);
+  context verify_ctx(ctx.global, ctx.out, ctx.err);
+  verify_ctx.file_path = ctx.file_path;
+  verify_ctx.file = ctx.file;
+  verify_ctx.file_error = ctx.file_error;
+  verify_ctx.global.timeout_ms = std::max(ctx.global.timeout_ms, verify_timeout_ms);
+  client::connection checker;
+  if (int code = open_operator_session(verify_ctx, checker); code != exit_processed)
+    return code;
+  const auto report = checker.verify(scope);
 
   const double transfers_per_sec = static_cast<double>(total.transfers) / s.seconds;
   const double requests_per_sec = static_cast<double>(total.requests) / s.seconds;

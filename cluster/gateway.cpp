@@ -114,7 +114,7 @@ class admin_impl final : public api::Admin::Server {
       scope.tenants.push_back(tenant_id{id});
     // The checker reads the whole ledger (or whole tenants): give it more time than a request.
     return respond(
-        ask<storage::verify_report>(*ctx_->system, ctx_->admin, ctx_->timeout * 10, verify_atom::value,
+        ask<storage::verify_report>(*ctx_->system, ctx_->checker, ctx_->timeout * 10, verify_atom::value,
                                     std::move(scope)),
         context,
         [](auto out, storage::verify_report& r) { wire::to_wire(r, out.initReport()); });

@@ -20,7 +20,8 @@ namespace caudal::cluster {
 struct gateway_context {
   caf::actor_system* system = nullptr;
   caf::actor registry;  // tenant_registry: ledger calls
-  caf::actor admin;     // admin_worker pool: authentication, tenants, verify
+  caf::actor admin;     // admin_worker pool: authentication, tenants
+  caf::actor checker;   // one admin_worker of its own for verify: a long check never delays authentication
   std::vector<caf::actor> writers;  // the batch writers: the writer-delay test hook
   std::chrono::milliseconds timeout{12000};
   bool test_hooks = false;

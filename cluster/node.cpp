@@ -154,12 +154,16 @@ int run_node(const node_config& cfg) {
   }
   services->readers = actors::spawn_db_readers(sys, {cfg.pg_url, "caudal-reader", cfg.pg_readers, log.db});
   services->admin = actors::spawn_admin_workers(sys, {cfg.pg_url, "caudal-admin", 2, log.db});
+  // verify reads whole tenants or the whole ledger: on its own connection, so authentication never waits
+  // behind it; verifies queue there one at a time.
+  auto checker = actors::spawn_admin_workers(sys, {cfg.pg_url, "caudal-verify", 1, log.db});
   auto registry = actors::spawn_tenant_registry(sys, services);
 
   auto gw = std::make_shared<gateway_context>();
   gw->system = &sys;
   gw->registry = registry;
   gw->admin = services->admin;
+  gw->checker = checker;
   gw->writers = services->writers;
   // A little longer than the node's own deadline, so the node's answer (e.g. timeout) arrives first.
   gw->timeout = std::chrono::milliseconds(cfg.request_timeout_ms + 2000);
@@ -207,6 +211,7 @@ int run_node(const node_config& cfg) {
     caf::anon_send(w, actors::stop_atom::value);
   caf::anon_send_exit(services->readers, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(services->admin, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(checker, caf::exit_reason::user_shutdown);
   log.node->info("stopped");
   return status;
 }

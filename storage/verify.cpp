@@ -2,6 +2,7 @@
 // snapshot with a few aggregate queries (one scan of each table), never a round trip per account.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "actors/ledger/types.hpp"
@@ -13,15 +14,53 @@ namespace caudal::storage {
 namespace {
 
 constexpr size_t max_violations = 100;
-// Each query asks one more row than can be reported, so the report is bounded whatever the damage.
-constexpr const char* limit_clause = " LIMIT 101";
+// Each query asks one more row than can be reported, so the report is bounded whatever the damage. The
+// check runs whole first (a MATERIALIZED fence): with a LIMIT on top, the planner would walk an index in
+// the ORDER BY's order to stop early, a random read of every row when (as it should be) nothing is found.
+std::string bounded(const std::string& check_sql) {
+  return "WITH found AS MATERIALIZED (" + check_sql + ") SELECT * FROM found ORDER BY 1, 2 LIMIT 101";
+}
+
+// The text of a query for a scope: each @scope(column) becomes `column = ANY($1::bigint[])` when scoped,
+// TRUE otherwise.
+std::string scoped_sql(const char* sql, bool scoped) {
+  std::string out;
+  const std::string_view text(sql);
+  constexpr std::string_view mark = "@scope(";
+  size_t at = 0;
+  while (true) {
+    const size_t found = text.find(mark, at);
+    if (found == std::string_view::npos) {
+      out.append(text.substr(at));
+      return out;
+    }
+    out.append(text.substr(at, found - at));
+    const size_t end = text.find(')', found);
+    const std::string_view column = text.substr(found + mark.size(), end - found - mark.size());
+    if (scoped) {
+      out.append(column);
+      out.append(" = ANY($1::bigint[])");
+    } else {
+      out.append("TRUE");
+    }
+    at = end + 1;
+  }
+}
+
+// Runs a check: with the scope as $1, or with no parameter for a whole check.
+result<pg_rows> run(pg_connection& c, const std::string& sql, const char* scope) {
+  if (scope == nullptr)
+    return c.query(sql, {});
+  return c.query(sql, {scope});
+}
 
 static_assert(ledger::transfer_flags::pending == 2 && ledger::transfer_flags::void_pending_transfer == 8,
               "the SQL below tests flag bits 2 (pending) and 8 (void_pending_transfer); 10 = both");
 
-// Every query takes $1, the tenants in scope as a bigint[], or NULL for all of them. The statements are
-// unnamed, so each is planned with its value: a NULL scope costs nothing, a list uses the tenant_id-led keys.
-#define IN_SCOPE(column) "($1::bigint[] IS NULL OR " column " = ANY($1::bigint[]))"
+// IN_SCOPE(column) marks where a query is limited to the tenants in scope: `column = ANY($1::bigint[])`
+// for a scoped check, nothing for a whole one (see scoped_sql). Two texts rather than one with
+// "$1 IS NULL OR ...": PostgreSQL does not fold a parameter away, and that OR keeps it off the indexes.
+#define IN_SCOPE(column) "@scope(" column ")"
 
 constexpr const char* counts_sql =
     "SELECT (SELECT count(*) FROM tenants WHERE " IN_SCOPE("tenant_id") "),"
@@ -90,7 +129,7 @@ class report_builder {
 };
 
 result<void> check_counts(pg_connection& c, const char* scope, verify_report& out) {
-  auto r = c.query(counts_sql, {scope});
+  auto r = run(c, scoped_sql(counts_sql, scope != nullptr), scope);
   if (!r.ok())
     return r.error();
   int64_t tenants = 0, accounts = 0, transfers = 0;
@@ -104,7 +143,7 @@ result<void> check_counts(pg_connection& c, const char* scope, verify_report& ou
 }
 
 result<void> check_ledgers(pg_connection& c, const char* scope, report_builder& out) {
-  auto r = c.query(std::string(ledgers_sql) + limit_clause, {scope});
+  auto r = run(c, bounded(scoped_sql(ledgers_sql, scope != nullptr)), scope);
   if (!r.ok())
     return r.error();
   for (int i = 0; i < r->size(); ++i) {
@@ -118,7 +157,7 @@ result<void> check_ledgers(pg_connection& c, const char* scope, report_builder& 
 }
 
 result<void> check_accounts(pg_connection& c, const char* scope, report_builder& out) {
-  auto r = c.query(std::string(accounts_sql) + limit_clause, {scope});
+  auto r = run(c, bounded(scoped_sql(accounts_sql, scope != nullptr)), scope);
   if (!r.ok())
     return r.error();
   static const char* const names[] = {"debits_posted", "credits_posted", "debits_pending", "credits_pending"};
@@ -139,7 +178,7 @@ result<void> check_accounts(pg_connection& c, const char* scope, report_builder&
 }
 
 result<void> check_pending(pg_connection& c, const char* scope, report_builder& out) {
-  auto r = c.query(std::string(pending_sql) + limit_clause, {scope});
+  auto r = run(c, bounded(scoped_sql(pending_sql, scope != nullptr)), scope);
   if (!r.ok())
     return r.error();
   for (int i = 0; i < r->size(); ++i)
@@ -177,6 +216,17 @@ result<verify_report> verify(pg_connection& c, const std::vector<tenant_id>& ten
     (void)c.exec("ROLLBACK");
   if (auto begun = c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !begun.ok())
     return begun.error();
+  if (scope != nullptr) {
+    // A few tenants of a large table: the planner's estimate (a share of the table) makes it scan all of
+    // it; reading only their rows through the tenant_id-led indexes is several times faster (a 16-tenant
+    // bench run, 1.2 million of 20 million transfers: 4 s instead of about 14). JIT costs more than it saves.
+    for (const char* setting : {"SET LOCAL enable_seqscan = off", "SET LOCAL jit = off"}) {
+      if (auto set = c.exec(setting); !set.ok()) {
+        (void)c.exec("ROLLBACK");
+        return set.error();
+      }
+    }
+  }
   auto report = run_checks(c, scope);
   // Read only: ending it either way changes nothing.
   if (c.healthy())

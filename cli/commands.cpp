@@ -58,6 +58,12 @@ int request_failed(context& ctx, const failure& f, const std::string& server) {
   switch (f.code) {
     case errc::node_down:
       ctx.err << ": cannot reach the node at " << server;
+      if (!f.detail.empty())
+        ctx.err << " (" << f.detail << ")";  // e.g. the TLS handshake's reason; local text, no secret
+      break;
+    case errc::invalid_request:
+      if (!f.detail.empty() && f.detail != "refused by the server")
+        ctx.err << ": " << f.detail;
       break;
     case errc::timeout:
       ctx.err << ": no answer in time; the outcome is unknown (retry with the same ids)";
@@ -99,6 +105,19 @@ void open_with(context& ctx, opened& o, std::string client_id, std::string clien
   opts.client_id = std::move(client_id);
   opts.client_secret = std::move(client_secret);
   opts.timeout_ms = ctx.global.timeout_ms;
+  opts.insecure = ctx.global.insecure || (ctx.global.ca_file.empty() && ctx.file_error.empty() && ctx.file.insecure);
+  opts.ca_file = ctx.global.ca_file;
+  if (opts.ca_file.empty() && ctx.file_error.empty() && !ctx.file.ca_file.empty()) {
+    std::filesystem::path ca(ctx.file.ca_file);
+    if (ca.is_relative() && ctx.file_path)
+      ca = ctx.file_path->parent_path() / ca;
+    opts.ca_file = ca.string();
+  }
+  if (!opts.insecure && opts.ca_file.empty()) {
+    o.code = setup_error(ctx, "no CA file to verify the node's TLS certificate: pass --ca-file, or have " +
+                                  file_name(ctx) + " hold \"ca_file\" (scripts/cluster up writes it)");
+    return;
+  }
   if (auto r = o.conn.open(opts); !r)
     o.code = request_failed(ctx, r.error(), o.server);
 }

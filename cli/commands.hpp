@@ -23,6 +23,8 @@ struct global_options {
   std::string server;  // empty: the client file's, else 127.0.0.1:7400
   std::string client_id;
   std::string client_secret;
+  std::string ca_file;    // empty: the client file's
+  bool insecure = false;  // plain TCP (a node started with --insecure)
   bool json = false;
   uint32_t timeout_ms = 30000;
 };

@@ -9,7 +9,8 @@
 // values: capnp/kj exceptions never escape this class.
 //
 // Errors: a request the server refused answers failure{the response's error code}; a lost or refused
-// connection answers errc::node_down; a deadline passed answers errc::timeout (the outcome is unknown;
+// connection answers errc::node_down (a TLS handshake that fails too: an untrusted or misnamed server
+// certificate, or a server that does not speak TLS 1.3); a deadline passed answers errc::timeout (the outcome is unknown;
 // retry with the same ids); more than limits::max_batch_items items answers errc::batch_too_large without
 // sending anything.
 #include <cstdint>
@@ -30,6 +31,11 @@ struct options {
   std::string client_id;
   std::string client_secret;
   uint32_t timeout_ms = 30000;  // deadline of each call; open() gives it to the connect and to authenticate
+  // Transport: TLS 1.3, trusting only the CA certificate(s) in ca_file; the server's certificate must name
+  // the host of `server`. Plain TCP only with insecure = true (a node started with --insecure). Neither
+  // set: open() answers errc::invalid_request without connecting.
+  std::string ca_file;
+  bool insecure = false;
 };
 
 constexpr uint16_t default_port = 7400;

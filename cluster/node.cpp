@@ -24,6 +24,7 @@
 #include "cluster/http_endpoint.hpp"
 #include "cluster/rpc_server.hpp"
 #include "security/secret_hash.hpp"
+#include "security/tls.hpp"
 #include "storage/admin_store.hpp"
 #include "storage/migrations.hpp"
 #include "storage/pg_connection.hpp"
@@ -122,6 +123,10 @@ int run_node(const node_config& cfg) {
   auto log = make_loggers(cfg);
   log.node->info("caudal-node {} starting (region {}, config {})", cfg.node_id, cfg.region,
                  cfg.config_file.empty() ? "defaults and flags" : cfg.config_file);
+  if (auto r = check_transport_security(cfg); !r.ok()) {
+    log.node->critical("{}", r.error().detail);
+    return 1;
+  }
   if (auto r = prepare_database(cfg, *log.node); !r.ok()) {
     log.node->critical("cannot prepare the database: {}", r.error().detail);
     return 1;
@@ -131,6 +136,22 @@ int run_node(const node_config& cfg) {
   kj::UnixEventPort::captureSignal(SIGTERM);
   kj::UnixEventPort::captureSignal(SIGINT);
   auto io = kj::setupAsyncIo();
+
+  // TLS 1.3 on the client API; plain TCP only when asked for explicitly.
+  std::unique_ptr<security::tls_context> tls;
+  if (cfg.insecure) {
+    log.node->warn("insecure: the client API is plain TCP without TLS (development only; never in production)");
+  } else {
+    auto made = security::make_server_tls({cfg.tls_cert_file, cfg.tls_key_file, cfg.tls_ca_file},
+                                          io.provider->getTimer(),
+                                          static_cast<uint32_t>(cfg.tls_handshake_timeout_ms));
+    if (!made.ok()) {
+      log.node->critical("cannot set up TLS: {}", made.error().detail);
+      return 1;
+    }
+    tls = std::move(made.value());
+    log.node->info("client API: TLS 1.3 only, certificate {}", cfg.tls_cert_file);
+  }
 
   system_clock clock;
   metrics::registry metrics;
@@ -167,7 +188,8 @@ int run_node(const node_config& cfg) {
 
   int status = 0;
   try {
-    rpc_server rpc(io, cfg.rpc_listen, make_gateway(gw), cfg.rpc_max_connections);
+    rpc_server rpc(io, cfg.rpc_listen, make_gateway(gw), cfg.rpc_max_connections,
+                   tls ? tls->context.get() : nullptr);
     auto serving = rpc.serve();
 
     // Healthy while the batch writer can reach PostgreSQL: without it nothing can be acknowledged.

@@ -1,6 +1,7 @@
 #include "cluster/rpc_server.hpp"
 
 #include <capnp/rpc-twoparty.h>
+#include <kj/compat/tls.h>
 #include <kj/debug.h>
 
 #include <stdexcept>
@@ -10,8 +11,9 @@
 namespace caudal::cluster {
 
 struct rpc_server::impl : private kj::TaskSet::ErrorHandler {
-  impl(kj::AsyncIoContext& io, const std::string& address, capnp::Capability::Client bootstrap, size_t max)
-      : server(kj::mv(bootstrap)), max_connections(max), tasks(*this) {
+  impl(kj::AsyncIoContext& io, const std::string& address, capnp::Capability::Client bootstrap, size_t max,
+       kj::TlsContext* tls_context)
+      : server(kj::mv(bootstrap)), max_connections(max), tls(tls_context), tasks(*this) {
     auto hp = parse_host_port(address, "rpc.listen");
     if (!hp.ok())
       throw std::runtime_error(hp.error().detail);
@@ -24,9 +26,28 @@ struct rpc_server::impl : private kj::TaskSet::ErrorHandler {
       if (open >= max_connections) {
         ++refused;  // dropping the stream closes it
       } else {
+        // The slot is taken from accept on, so connections stuck in their handshake count too (the TLS
+        // context drops handshakes that do not finish within its accept timeout).
         ++open;
-        auto served = server.accept(*stream);
-        tasks.add(served.attach(kj::mv(stream), kj::defer([this] { --open; })));
+        auto release = kj::defer([this] { --open; });
+        if (tls == nullptr) {
+          auto served = server.accept(*stream);
+          tasks.add(served.attach(kj::mv(stream), kj::mv(release)));
+        } else {
+          // A peer that cannot do TLS 1.3 with our certificate (plain TCP, TLS 1.2, a client that does not
+          // trust our CA) fails here: its connection is closed, nothing else happens.
+          auto served = tls->wrapServer(kj::mv(stream))
+                            .then(
+                                [this](kj::Own<kj::AsyncIoStream>&& secure) -> kj::Promise<void> {
+                                  auto rpc = server.accept(*secure);
+                                  return rpc.attach(kj::mv(secure));
+                                },
+                                [this](kj::Exception&&) -> kj::Promise<void> {
+                                  ++handshake_failures;
+                                  return kj::READY_NOW;
+                                });
+          tasks.add(served.attach(kj::mv(release)));
+        }
       }
       return accept_loop();
     });
@@ -40,20 +61,23 @@ struct rpc_server::impl : private kj::TaskSet::ErrorHandler {
   capnp::TwoPartyServer server;
   kj::Own<kj::ConnectionReceiver> listener;
   size_t max_connections;
+  kj::TlsContext* tls;  // null: plain TCP (--insecure)
   size_t open = 0;
   uint64_t refused = 0;
+  uint64_t handshake_failures = 0;
   kj::TaskSet tasks;  // one per open connection; destroyed first, so it never touches a dead member
 };
 
 rpc_server::rpc_server(kj::AsyncIoContext& io, const std::string& address, capnp::Capability::Client bootstrap,
-                       size_t max_connections)
-    : impl_(std::make_unique<impl>(io, address, kj::mv(bootstrap), max_connections)) {}
+                       size_t max_connections, kj::TlsContext* tls)
+    : impl_(std::make_unique<impl>(io, address, kj::mv(bootstrap), max_connections, tls)) {}
 
 rpc_server::~rpc_server() = default;
 
 uint16_t rpc_server::port() const { return static_cast<uint16_t>(impl_->listener->getPort()); }
 size_t rpc_server::open_connections() const { return impl_->open; }
 uint64_t rpc_server::refused_connections() const { return impl_->refused; }
+uint64_t rpc_server::failed_handshakes() const { return impl_->handshake_failures; }
 kj::Promise<void> rpc_server::serve() { return impl_->accept_loop(); }
 
 }  // namespace caudal::cluster

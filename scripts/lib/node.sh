@@ -15,6 +15,8 @@ NODE_BIN="${CAUDAL_NODE_BIN:-$CAUDAL_BUILD/cluster/caudal-node}"
 NODE_HEALTH_TIMEOUT_S="${CAUDAL_HEALTH_TIMEOUT_S:-30}"
 NODE_STOP_TIMEOUT_S="${CAUDAL_STOP_TIMEOUT_S:-10}"
 OPERATOR_SECRET_FILE="$CAUDAL_STATE/operator.secret"
+# The local CA and the nodes' and clients' certificates (scripts/lib/tls.sh).
+TLS_DIR="$CAUDAL_STATE/tls"
 CLIENT_FILE="$CAUDAL_STATE/client.json"
 
 node_config() { printf '%s/%s.toml\n' "$CAUDAL_NODES" "$1"; }
@@ -113,6 +115,11 @@ region = "local"
 
 [rpc]
 listen = "127.0.0.1:$rpc"
+
+[tls]                            # the client API is TLS 1.3 only (certificates: scripts/lib/tls.sh)
+cert_file = $(toml_str "$TLS_DIR/$node.pem")
+key_file = $(toml_str "$TLS_DIR/$node.key")
+ca_file = $(toml_str "$TLS_DIR/ca.pem")
 
 [http]
 listen = "127.0.0.1:$http"      # /healthz and /metrics
@@ -256,6 +263,7 @@ write_client_file() {
     cat >"$CLIENT_FILE.tmp" <<EOF
 {
   "server": "$server",
+  "ca_file": "$TLS_DIR/ca.pem",
   "client_id": "operator",
   "client_secret": "$secret",
   "tenants": $tenants

@@ -63,6 +63,7 @@ struct cli_sandbox {
     REQUIRE(f.ok());
     auto file = std::move(f).value();
     file.server = node.rpc_address();
+    file.ca_file = node.ca_file();
     file.client_id = node.options().operator_client_id;
     file.client_secret = node.options().operator_secret;
     REQUIRE(client::save_client_file(client_file, file).ok());

@@ -22,6 +22,9 @@ struct arguments {
   query_args account_balances;
   transfer_create_args transfer_create;
   lookup_args transfer_get;
+  client_create_args client_create;
+  client_id_args client_rotate, client_revoke;
+  audit_args audit;
 };
 
 void add_tenant_option(CLI::App* cmd, std::string& tenant) {
@@ -161,6 +164,36 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
 
     auto* verify_cmd = app.add_subcommand("verify", "Check double entry and every balance (operator credentials)");
 
+    // client create | rotate-secret | revoke | list; keys rotate; audit (operator credentials)
+    auto* clients = app.add_subcommand("client", "API clients (operator credentials)");
+    clients->require_subcommand(1);
+    auto* client_create_cmd = clients->add_subcommand("create", "Create a client; its secret is printed once");
+    client_create_cmd->add_option("--tenant", args.client_create.tenant, "Tenant id or name of the client")
+        ->type_name("T");
+    client_create_cmd->add_flag("--operator", args.client_create.operator_client,
+                                "An operator client (scope admin) instead of a tenant's");
+    client_create_cmd
+        ->add_option("--scopes", args.client_create.scopes,
+                     "Scopes, comma-separated: ledger:read, ledger:write, onboarding (tenants), admin (operators)")
+        ->delimiter(',')
+        ->type_name("NAMES")
+        ->required();
+    auto* client_rotate_cmd = clients->add_subcommand("rotate-secret", "Give a client a new secret (printed once)");
+    client_rotate_cmd->add_option("--id", args.client_rotate.id, "Client id")->required();
+    auto* client_revoke_cmd =
+        clients->add_subcommand("revoke", "Revoke a client: its sessions close, its tokens stop working");
+    client_revoke_cmd->add_option("--id", args.client_revoke.id, "Client id")->required();
+    auto* client_list_cmd = clients->add_subcommand("list", "List the clients (never their secrets)");
+    auto* keys = app.add_subcommand("keys", "Access-token signing keys (operator credentials)");
+    keys->require_subcommand(1);
+    auto* keys_rotate_cmd =
+        keys->add_subcommand("rotate", "A new key signs from now on; the previous one verifies until its tokens expire");
+    auto* audit_cmd = app.add_subcommand("audit", "Authentications, admin actions, client and key changes");
+    audit_cmd->add_option("--since", args.audit.since, "From: ms since the epoch, 2026-11-28T18:00:00Z, or 15m/2h/1d ago")
+        ->type_name("T")
+        ->required();
+    audit_cmd->add_option("--limit", args.audit.limit, "Events at most (1..8190)")->capture_default_str();
+
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -188,6 +221,18 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       return transfer_get(ctx, args.transfer_get);
     if (verify_cmd->parsed())
       return verify(ctx);
+    if (client_create_cmd->parsed())
+      return client_create(ctx, args.client_create);
+    if (client_rotate_cmd->parsed())
+      return client_rotate_secret(ctx, args.client_rotate);
+    if (client_revoke_cmd->parsed())
+      return client_revoke(ctx, args.client_revoke);
+    if (client_list_cmd->parsed())
+      return client_list(ctx);
+    if (keys_rotate_cmd->parsed())
+      return keys_rotate(ctx);
+    if (audit_cmd->parsed())
+      return audit(ctx, args.audit);
     err << "caudal: no command\n";
     return exit_usage;
   } catch (const std::exception& e) {

@@ -1,6 +1,9 @@
 // The commands of `caudal` (see commands.hpp).
 #include "cli/commands.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <utility>
 
 #include "base/limits.hpp"
@@ -8,6 +11,7 @@
 #include "cli/parse.hpp"
 #include "cli/render.hpp"
 #include "client/connection.hpp"
+#include "security/scopes.hpp"
 
 namespace caudal::cli {
 
@@ -558,6 +562,171 @@ int verify(context& ctx) {
         else
           print_verify(ctx.out, report);
         return report.ok ? exit_processed : exit_failed;
+      });
+}
+
+// ---- Clients, keys, audit ----
+
+namespace {
+
+json client_json(const client::client_info& c) {
+  json j = {{"client_id", c.client_id},
+            {"tenant_id", c.tenant ? std::to_string(c.tenant->value) : std::string()},
+            {"scopes", security::scope_names(c.scopes)},
+            {"created_at_ms", c.created_at_ms},
+            {"revoked", c.revoked_at_ms != 0}};
+  if (c.revoked_at_ms != 0)
+    j["revoked_at_ms"] = c.revoked_at_ms;
+  return j;
+}
+
+void print_client(std::ostream& out, const client::client_info& c) {
+  out << c.client_id << "  " << (c.tenant ? "tenant " + std::to_string(c.tenant->value) : std::string("operator"))
+      << "  " << security::scope_string(c.scopes) << (c.revoked_at_ms != 0 ? "  REVOKED" : "") << '\n';
+}
+
+}  // namespace
+
+result<int64_t> parse_since(const std::string& text, int64_t now_ms) {
+  if (text.empty())
+    return usage_error("--since is required (ms since the epoch, 2026-11-28T18:00:00Z, or 15m ago)");
+  const char unit = text.back();
+  const bool relative = unit == 's' || unit == 'm' || unit == 'h' || unit == 'd';
+  const std::string digits = relative ? text.substr(0, text.size() - 1) : text;
+  if (!digits.empty() && digits.size() <= 15 && std::all_of(digits.begin(), digits.end(), ::isdigit)) {
+    int64_t n = std::stoll(digits);
+    if (!relative)
+      return n;
+    int64_t per = unit == 's' ? 1000 : unit == 'm' ? 60'000 : unit == 'h' ? 3'600'000 : 86'400'000;
+    return std::max<int64_t>(0, now_ms - n * per);
+  }
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (end != nullptr && (std::string(end) == "Z" || std::string(end).empty()))
+    return static_cast<int64_t>(timegm(&tm)) * 1000;
+  return usage_error("--since '" + text + "': expected ms since the epoch, 2026-11-28T18:00:00Z, or 15m/2h/1d ago");
+}
+
+int client_create(context& ctx, const client_create_args& a) {
+  if (a.operator_client == !a.tenant.empty())
+    return usage(ctx, "give either --tenant T or --operator");
+  if (a.scopes.empty())
+    return usage(ctx, "--scopes is required (ledger:read, ledger:write, onboarding; admin for --operator)");
+  if (auto known = security::parse_scopes(a.scopes); !known)
+    return usage(ctx, known.error());
+  uint64_t tenant = 0;
+  if (!a.operator_client) {
+    const auto entry = ctx.file_error.empty() ? client::find_tenant(ctx.file, a.tenant) : std::nullopt;
+    if (entry) {
+      tenant = entry->id;
+    } else if (auto numeric = parse_u64_arg("--tenant", a.tenant)) {
+      tenant = numeric.value();
+    } else {
+      return usage(ctx, "--tenant '" + a.tenant + "': not a tenant id, and no tenant of that name in " + file_name(ctx));
+    }
+    if (tenant == 0)
+      return usage(ctx, "--tenant must not be 0");
+  }
+  return call_and_print(
+      ctx, as_operator(ctx), [&](client::connection& c) { return c.create_client(tenant, a.scopes); },
+      [&](const client::new_client& created) {
+        if (ctx.global.json) {
+          json j = client_json(created.client);
+          j["client_secret"] = created.client_secret;
+          print_json(ctx, j);
+        } else {
+          print_client(ctx.out, created.client);
+          ctx.out << "client secret (shown once): " << created.client_secret << '\n';
+        }
+        return exit_processed;
+      });
+}
+
+int client_rotate_secret(context& ctx, const client_id_args& a) {
+  return call_and_print(
+      ctx, as_operator(ctx), [&](client::connection& c) { return c.rotate_client_secret(a.id); },
+      [&](const std::string& secret) {
+        if (ctx.global.json)
+          print_json(ctx, json{{"client_id", a.id}, {"client_secret", secret}});
+        else
+          ctx.out << "new client secret of " << a.id << " (shown once): " << secret << '\n';
+        return exit_processed;
+      });
+}
+
+int client_revoke(context& ctx, const client_id_args& a) {
+  return call_and_print(
+      ctx, as_operator(ctx), [&](client::connection& c) { return c.revoke_client(a.id); },
+      [&](const client::client_info& revoked) {
+        if (ctx.global.json)
+          print_json(ctx, client_json(revoked));
+        else
+          print_client(ctx.out, revoked);
+        return exit_processed;
+      });
+}
+
+int client_list(context& ctx) {
+  return call_and_print(
+      ctx, as_operator(ctx), [](client::connection& c) { return c.list_clients(); },
+      [&](const std::vector<client::client_info>& clients) {
+        if (ctx.global.json) {
+          json list = json::array();
+          for (const auto& c : clients)
+            list.push_back(client_json(c));
+          print_json(ctx, json{{"clients", list}});
+        } else {
+          for (const auto& c : clients)
+            print_client(ctx.out, c);
+        }
+        return exit_processed;
+      });
+}
+
+int keys_rotate(context& ctx) {
+  return call_and_print(
+      ctx, as_operator(ctx), [](client::connection& c) { return c.rotate_signing_key(); },
+      [&](const std::string& kid) {
+        if (ctx.global.json)
+          print_json(ctx, json{{"key_id", kid}});
+        else
+          ctx.out << "token signing key " << kid << " signs from now on; the previous one verifies until its tokens "
+                                                    "expire\n";
+        return exit_processed;
+      });
+}
+
+int audit(context& ctx, const audit_args& a) {
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  auto since = parse_since(a.since, now_ms);
+  if (!since)
+    return usage(ctx, since.error());
+  auto limit = parse_u64_arg("--limit", a.limit);
+  if (!limit || limit.value() == 0 || limit.value() > limits::max_query_rows)
+    return usage(ctx, "--limit must be 1.." + std::to_string(limits::max_query_rows));
+  return call_and_print(
+      ctx, as_operator(ctx),
+      [&](client::connection& c) { return c.list_audit(since.value(), static_cast<uint32_t>(limit.value())); },
+      [&](const std::vector<client::audit_event>& events) {
+        if (ctx.global.json) {
+          json list = json::array();
+          for (const auto& e : events)
+            list.push_back({{"id", e.id},
+                            {"at_ms", e.at_ms},
+                            {"client_id", e.client_id},
+                            {"source", e.source},
+                            {"action", e.action},
+                            {"outcome", e.outcome},
+                            {"detail", e.detail}});
+          print_json(ctx, json{{"events", list}});
+        } else {
+          for (const auto& e : events)
+            ctx.out << e.at_ms << "  " << e.client_id << "  " << e.source << "  " << e.action << "  " << e.outcome
+                    << (e.detail.empty() ? "" : "  " + e.detail) << '\n';
+        }
+        return exit_processed;
       });
 }
 

@@ -81,6 +81,23 @@ struct query_args {
   bool debits = false, credits = false, reversed = false;  // neither debits nor credits: both
 };
 
+// Clients, keys and the audit table (operator credentials).
+struct client_create_args {
+  std::string tenant;                // id or name; empty with operator_client
+  bool operator_client = false;      // an operator client (scope admin) instead of a tenant's
+  std::vector<std::string> scopes;   // ledger:read, ledger:write, onboarding, admin
+};
+struct client_id_args {
+  std::string id;
+};
+struct audit_args {
+  std::string since;          // ms since the epoch, an ISO time "2026-11-28T18:00:00Z", or "15m" ago (s/m/h/d)
+  std::string limit = "1000";
+};
+
+// `--since`: milliseconds since the epoch at `now_ms`, or a usage error.
+result<int64_t> parse_since(const std::string& text, int64_t now_ms);
+
 // Pure builders (unit-tested): the batch or filter the options describe, or a usage error.
 result<std::vector<ledger::account>> accounts_from_args(const account_create_args& a);
 result<std::vector<ledger::transfer>> transfers_from_args(const transfer_create_args& a);
@@ -96,5 +113,11 @@ int account_balances(context& ctx, const query_args& a);
 int transfer_create(context& ctx, const transfer_create_args& a);
 int transfer_get(context& ctx, const lookup_args& a);
 int verify(context& ctx);
+int client_create(context& ctx, const client_create_args& a);
+int client_rotate_secret(context& ctx, const client_id_args& a);
+int client_revoke(context& ctx, const client_id_args& a);
+int client_list(context& ctx);
+int keys_rotate(context& ctx);
+int audit(context& ctx, const audit_args& a);
 
 }  // namespace caudal::cli

@@ -109,6 +109,9 @@ struct connection::impl {
   kj::Maybe<api::Admin::Client> admin_cap;
   tenant_id tenant;
   bool admin = false;
+  std::vector<std::string> scopes;
+  std::string access_token;
+  int64_t expires_at_ms = 0;
 
   ~impl() { reset(); }
 
@@ -120,6 +123,10 @@ struct connection::impl {
     tls = nullptr;
     tenant = tenant_id{};
     admin = false;
+    scopes.clear();
+    std::fill(access_token.begin(), access_token.end(), '\0');
+    access_token.clear();
+    expires_at_ms = 0;
     if (loop) {
       // Let the RPC system's teardown run now, so nothing is left queued on the thread's loop.
       try {
@@ -262,23 +269,51 @@ result<void> connection::open(const options& o) {
   m.stream = kj::mv(stream).value();
   m.rpc = kj::heap<capnp::TwoPartyClient>(*m.stream);
 
-  // 2. Authenticate: the Session capability is the authority.
+  // 2. Authenticate (client credentials, or an access token): the Session capability is the authority.
   struct authenticated {
     api::Session::Client session;
     tenant_id tenant;
     bool admin;
+    std::vector<std::string> scopes;
+    std::string token;
+    int64_t expires_at_ms;
+  };
+  auto names = [](capnp::List<capnp::Text>::Reader list) {
+    std::vector<std::string> out;
+    for (auto n : list)
+      out.emplace_back(n.cStr(), n.size());
+    return out;
   };
   auto gateway = m.rpc->bootstrap().castAs<api::Gateway>();
-  auto auth = m.run<authenticated>([&] {
+  auto auth = m.run<authenticated>([&]() -> kj::Promise<result<authenticated>> {
+    if (!o.access_token.empty()) {
+      auto req = gateway.openSessionRequest();
+      req.setAccessToken(kj::StringPtr(o.access_token.c_str(), o.access_token.size()));
+      return req.send().then(
+          [names](capnp::Response<api::Gateway::OpenSessionResults>&& resp) -> result<authenticated> {
+            failure f;
+            if (refused(resp, f))
+              return f;
+            return authenticated{resp.getSession(), tenant_id{resp.getTenantId()}, resp.getAdmin(),
+                                 names(resp.getScopes()), std::string(), resp.getExpiresAtMs()};
+          });
+    }
     auto req = gateway.authenticateRequest();
     req.setClientId(kj::StringPtr(o.client_id.c_str(), o.client_id.size()));
     req.setClientSecret(kj::StringPtr(o.client_secret.c_str(), o.client_secret.size()));
-    return req.send().then([](capnp::Response<api::Gateway::AuthenticateResults>&& resp) -> result<authenticated> {
-      failure f;
-      if (refused(resp, f))
-        return f;
-      return authenticated{resp.getSession(), tenant_id{resp.getTenantId()}, resp.getAdmin()};
-    });
+    auto scopes = req.initScopes(static_cast<unsigned>(o.scopes.size()));
+    for (unsigned i = 0; i < scopes.size(); ++i)
+      scopes.set(i, kj::StringPtr(o.scopes[i].c_str(), o.scopes[i].size()));
+    return req.send().then(
+        [names](capnp::Response<api::Gateway::AuthenticateResults>&& resp) -> result<authenticated> {
+          failure f;
+          if (refused(resp, f))
+            return f;
+          auto token = resp.getAccessToken();
+          return authenticated{resp.getSession(), tenant_id{resp.getTenantId()}, resp.getAdmin(),
+                               names(resp.getScopes()), std::string(token.cStr(), token.size()),
+                               resp.getExpiresAtMs()};
+        });
   });
   if (!auth) {
     m.reset();
@@ -287,6 +322,9 @@ result<void> connection::open(const options& o) {
   m.session = auth->session;
   m.tenant = auth->tenant;
   m.admin = auth->admin;
+  m.scopes = std::move(auth->scopes);
+  m.access_token = std::move(auth->token);
+  m.expires_at_ms = auth->expires_at_ms;
   return {};
 }
 
@@ -307,6 +345,20 @@ tenant_id connection::tenant() const {
 
 bool connection::is_admin() const {
   return impl_ && impl_->admin;
+}
+
+const std::vector<std::string>& connection::scopes() const {
+  static const std::vector<std::string> none;
+  return impl_ ? impl_->scopes : none;
+}
+
+const std::string& connection::access_token() const {
+  static const std::string none;
+  return impl_ ? impl_->access_token : none;
+}
+
+int64_t connection::expires_at_ms() const {
+  return impl_ ? impl_->expires_at_ms : 0;
 }
 
 result<account_results> connection::create_accounts(const std::vector<ledger::account>& accounts) {
@@ -456,6 +508,90 @@ result<void> connection::inject_fault(const fault& flt) {
   if (!r)
     return r.error();
   return {};
+}
+
+result<new_client> connection::create_client(uint64_t tenant, const std::vector<std::string>& scopes) {
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  return impl_->call<new_client>(
+      impl_->admin_client(),
+      [&](api::Admin::Client& a) {
+        auto req = a.createClientRequest();
+        req.setTenantId(tenant);
+        auto list = req.initScopes(static_cast<unsigned>(scopes.size()));
+        for (unsigned i = 0; i < list.size(); ++i)
+          list.set(i, kj::StringPtr(scopes[i].c_str(), scopes[i].size()));
+        return req;
+      },
+      [](auto& resp) {
+        new_client out;
+        out.client = wire::from_wire(resp.getClient());
+        auto secret = resp.getClientSecret();
+        out.client_secret.assign(secret.begin(), secret.size());
+        return out;
+      });
+}
+
+result<std::string> connection::rotate_client_secret(const std::string& client_id) {
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  return impl_->call<std::string>(
+      impl_->admin_client(),
+      [&](api::Admin::Client& a) {
+        auto req = a.rotateClientSecretRequest();
+        req.setClientId(kj::StringPtr(client_id.c_str(), client_id.size()));
+        return req;
+      },
+      [](auto& resp) {
+        auto secret = resp.getClientSecret();
+        return std::string(secret.begin(), secret.size());
+      });
+}
+
+result<client_info> connection::revoke_client(const std::string& client_id) {
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  return impl_->call<client_info>(
+      impl_->admin_client(),
+      [&](api::Admin::Client& a) {
+        auto req = a.revokeClientRequest();
+        req.setClientId(kj::StringPtr(client_id.c_str(), client_id.size()));
+        return req;
+      },
+      [](auto& resp) { return wire::from_wire(resp.getClient()); });
+}
+
+result<std::vector<client_info>> connection::list_clients() {
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  return impl_->call<std::vector<client_info>>(
+      impl_->admin_client(), [](api::Admin::Client& a) { return a.listClientsRequest(); },
+      [](auto& resp) { return from_list<client_info>(resp.getClients()); });
+}
+
+result<std::string> connection::rotate_signing_key() {
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  return impl_->call<std::string>(
+      impl_->admin_client(), [](api::Admin::Client& a) { return a.rotateSigningKeyRequest(); },
+      [](auto& resp) {
+        auto kid = resp.getKeyId();
+        return std::string(kid.begin(), kid.size());
+      });
+}
+
+result<std::vector<audit_event>> connection::list_audit(int64_t since_ms, uint32_t limit) {
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  return impl_->call<std::vector<audit_event>>(
+      impl_->admin_client(),
+      [&](api::Admin::Client& a) {
+        auto req = a.listAuditRequest();
+        req.setSinceMs(since_ms);
+        req.setLimit(limit);
+        return req;
+      },
+      [](auto& resp) { return from_list<audit_event>(resp.getEvents()); });
 }
 
 }  // namespace caudal::client

@@ -170,7 +170,22 @@ int run_node(const node_config& cfg) {
       actors::batch_writer,
       actors::batch_writer_config{cfg.pg_url, cfg.writer_max_items, log.writer, &metrics, db_healthy});
   services->readers = actors::spawn_db_readers(sys, {cfg.pg_url, "caudal-reader", cfg.pg_readers, log.db});
-  services->admin = actors::spawn_admin_workers(sys, {cfg.pg_url, "caudal-admin", 2, log.db});
+  auto keys = std::make_shared<security::key_ring>();
+  actors::db_pool_config admin_cfg{cfg.pg_url, "caudal-admin", 2, log.db};
+  admin_cfg.keys = keys;
+  admin_cfg.token_ttl_s = static_cast<uint32_t>(cfg.token_ttl_s);
+  admin_cfg.clock = &clock;
+  services->admin = actors::spawn_admin_workers(sys, admin_cfg);
+  {
+    // The token keys before serving (the first node makes the first key). Not fatal: authentication loads
+    // them itself when they are missing.
+    caf::scoped_actor self{sys};
+    self->request(services->admin, std::chrono::seconds(30), actors::load_keys_atom::value)
+        .receive([&] { log.node->info("token signing keys loaded ({} usable)", keys->size()); },
+                 [&](caf::error& e) {
+                   log.node->warn("cannot load token signing keys yet ({})", errc_name(actors::to_errc(e)));
+                 });
+  }
   auto registry = actors::spawn_tenant_registry(sys, services);
 
   auto gw = std::make_shared<gateway_context>();
@@ -183,14 +198,25 @@ int run_node(const node_config& cfg) {
   gw->test_hooks = cfg.test_hooks;
   gw->log = log.gateway;
   gw->metrics = &metrics;
+  gw->keys = keys;
+  gw->clock = &clock;
+  gw->auth_failures.max_failures = static_cast<uint32_t>(cfg.auth_max_failures);
+  gw->auth_failures.window_ms = cfg.auth_failure_window_ms;
+  gw->revocation_poll_ms = static_cast<uint32_t>(cfg.revocation_poll_ms);
+  gw->token_ttl_s = static_cast<uint32_t>(cfg.token_ttl_s);
   if (cfg.test_hooks)
     log.node->warn("test hooks are enabled: fault injection is possible (never use in production)");
 
   int status = 0;
   try {
-    rpc_server rpc(io, cfg.rpc_listen, make_gateway(gw), cfg.rpc_max_connections,
-                   tls ? tls->context.get() : nullptr);
+    gateway api(gw, io.provider->getTimer());
+    rpc_server rpc(
+        io, cfg.rpc_listen, [&api](const std::string& peer) { return api.connect(peer); }, cfg.rpc_max_connections,
+        tls ? tls->context.get() : nullptr);
     auto serving = rpc.serve();
+    auto polling = api.poll_revocations().eagerlyEvaluate([&log](kj::Exception&& e) {
+      log.node->error("revocation poll stopped: {}", e.getDescription().cStr());
+    });
 
     // Healthy while the batch writer can reach PostgreSQL: without it nothing can be acknowledged.
     http_endpoint http(

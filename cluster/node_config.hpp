@@ -38,6 +38,11 @@ struct node_config {
   std::string tls_ca_file;                // --tls-ca-file: PEM cluster CA (for inter-node mTLS; optional now)
   uint64_t tls_handshake_timeout_ms = 10000;  // --tls-handshake-timeout-ms: unfinished handshakes are dropped
   bool insecure = false;                  // --insecure: plain TCP on the client port, no TLS files
+  // [auth]: OAuth 2.0 client credentials and access tokens
+  uint64_t token_ttl_s = 900;                // --token-ttl-s: access token lifetime (sessions end with it)
+  uint64_t revocation_poll_ms = 2000;        // --revocation-poll-ms: how soon other nodes' revocations close sessions here
+  uint64_t auth_max_failures = 5;            // --auth-max-failures: failed authentications per client id / source ...
+  uint64_t auth_failure_window_ms = 60000;   // --auth-failure-window-ms: ... within this window, then rate_limited
   // [postgres]
   std::string pg_url;          // --pg-url; if empty, env CAUDAL_PG_URL; if still empty: an error
   uint64_t pg_readers = 4;     // --pg-readers: read connections, 1..64

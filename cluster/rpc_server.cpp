@@ -2,7 +2,10 @@
 
 #include <capnp/rpc-twoparty.h>
 #include <kj/compat/tls.h>
+#include <arpa/inet.h>
 #include <kj/debug.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <stdexcept>
 
@@ -11,9 +14,11 @@
 namespace caudal::cluster {
 
 struct rpc_server::impl : private kj::TaskSet::ErrorHandler {
-  impl(kj::AsyncIoContext& io, const std::string& address, capnp::Capability::Client bootstrap, size_t max,
+  using bootstrap_factory = rpc_server::bootstrap_factory;
+
+  impl(kj::AsyncIoContext& io, const std::string& address, bootstrap_factory bootstrap, size_t max,
        kj::TlsContext* tls_context)
-      : server(kj::mv(bootstrap)), max_connections(max), tls(tls_context), tasks(*this) {
+      : make_bootstrap(std::move(bootstrap)), max_connections(max), tls(tls_context), tasks(*this) {
     auto hp = parse_host_port(address, "rpc.listen");
     if (!hp.ok())
       throw std::runtime_error(hp.error().detail);
@@ -30,17 +35,20 @@ struct rpc_server::impl : private kj::TaskSet::ErrorHandler {
         // context drops handshakes that do not finish within its accept timeout).
         ++open;
         auto release = kj::defer([this] { --open; });
+        // Each connection gets its own server and bootstrap capability, which knows the peer's address.
+        auto server = kj::heap<capnp::TwoPartyServer>(make_bootstrap(peer_of(*stream)));
         if (tls == nullptr) {
-          auto served = server.accept(*stream);
-          tasks.add(served.attach(kj::mv(stream), kj::mv(release)));
+          auto served = server->accept(*stream);
+          tasks.add(served.attach(kj::mv(stream), kj::mv(server), kj::mv(release)));
         } else {
           // A peer that cannot do TLS 1.3 with our certificate (plain TCP, TLS 1.2, a client that does not
           // trust our CA) fails here: its connection is closed, nothing else happens.
           auto served = tls->wrapServer(kj::mv(stream))
                             .then(
-                                [this](kj::Own<kj::AsyncIoStream>&& secure) -> kj::Promise<void> {
-                                  auto rpc = server.accept(*secure);
-                                  return rpc.attach(kj::mv(secure));
+                                [server = kj::mv(server)](kj::Own<kj::AsyncIoStream>&& secure) mutable
+                                -> kj::Promise<void> {
+                                  auto rpc = server->accept(*secure);
+                                  return rpc.attach(kj::mv(secure), kj::mv(server));
                                 },
                                 [this](kj::Exception&&) -> kj::Promise<void> {
                                   ++handshake_failures;
@@ -58,7 +66,33 @@ struct rpc_server::impl : private kj::TaskSet::ErrorHandler {
     (void)e;
   }
 
-  capnp::TwoPartyServer server;
+  // "ip:port" of the connection's peer (before TLS wraps it); "unknown" if the socket cannot say.
+  static std::string peer_of(kj::AsyncIoStream& stream) {
+    sockaddr_storage addr{};
+    kj::uint len = sizeof addr;
+    try {
+      stream.getpeername(reinterpret_cast<sockaddr*>(&addr), &len);
+    } catch (const kj::Exception&) {
+      return "unknown";
+    }
+    char host[INET6_ADDRSTRLEN] = "?";
+    uint16_t port = 0;
+    if (addr.ss_family == AF_INET) {
+      auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+      inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+      port = ntohs(a->sin_port);
+      return std::string(host) + ":" + std::to_string(port);
+    }
+    if (addr.ss_family == AF_INET6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+      inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+      port = ntohs(a->sin6_port);
+      return "[" + std::string(host) + "]:" + std::to_string(port);
+    }
+    return "unknown";
+  }
+
+  bootstrap_factory make_bootstrap;
   kj::Own<kj::ConnectionReceiver> listener;
   size_t max_connections;
   kj::TlsContext* tls;  // null: plain TCP (--insecure)
@@ -68,9 +102,9 @@ struct rpc_server::impl : private kj::TaskSet::ErrorHandler {
   kj::TaskSet tasks;  // one per open connection; destroyed first, so it never touches a dead member
 };
 
-rpc_server::rpc_server(kj::AsyncIoContext& io, const std::string& address, capnp::Capability::Client bootstrap,
+rpc_server::rpc_server(kj::AsyncIoContext& io, const std::string& address, bootstrap_factory bootstrap,
                        size_t max_connections, kj::TlsContext* tls)
-    : impl_(std::make_unique<impl>(io, address, kj::mv(bootstrap), max_connections, tls)) {}
+    : impl_(std::make_unique<impl>(io, address, std::move(bootstrap), max_connections, tls)) {}
 
 rpc_server::~rpc_server() = default;
 

@@ -9,6 +9,7 @@
 #include <kj/compat/tls.h>
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -16,9 +17,12 @@ namespace caudal::cluster {
 
 class rpc_server {
  public:
+  // The bootstrap capability of one connection, given its peer address ("ip:port").
+  using bootstrap_factory = std::function<capnp::Capability::Client(const std::string& peer)>;
+
   // Listens on `address` ("host:port", port 0 = any free one). Throws on a bad address or a taken port.
   // `tls` (owned by the caller, outliving this server) wraps each connection; null: plain TCP.
-  rpc_server(kj::AsyncIoContext& io, const std::string& address, capnp::Capability::Client bootstrap,
+  rpc_server(kj::AsyncIoContext& io, const std::string& address, bootstrap_factory bootstrap,
              size_t max_connections, kj::TlsContext* tls);
   ~rpc_server();
   rpc_server(const rpc_server&) = delete;

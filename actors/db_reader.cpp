@@ -198,7 +198,12 @@ caf::behavior admin_worker(worker* self, db_pool_config cfg) {
               const std::string& hash = rec ? rec->secret_hash : dummy;
               bool ok = security::verify_secret(secret, hash) && rec && !rec->revoked;
               if (!ok) {
-                cfg.log->info("authentication refused for client '{}'", client_id);
+                // The id comes from the wire: printable characters only in the log.
+                std::string shown = client_id;
+                for (char& ch : shown)
+                  if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f)
+                    ch = '?';
+                cfg.log->info("authentication refused for client '{}'", shown);
                 return caf::make_error(errc::unauthenticated);
               }
               auto granted = security::grant_scopes(rec->scopes, requested);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <utility>
 
@@ -580,6 +581,17 @@ json client_json(const client::client_info& c) {
   return j;
 }
 
+// "2026-11-28T18:00:00.123Z"
+std::string iso_time(int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
 void print_client(std::ostream& out, const client::client_info& c) {
   out << c.client_id << "  " << (c.tenant ? "tenant " + std::to_string(c.tenant->value) : std::string("operator"))
       << "  " << security::scope_string(c.scopes) << (c.revoked_at_ms != 0 ? "  REVOKED" : "") << '\n';
@@ -723,7 +735,7 @@ int audit(context& ctx, const audit_args& a) {
           print_json(ctx, json{{"events", list}});
         } else {
           for (const auto& e : events)
-            ctx.out << e.at_ms << "  " << e.client_id << "  " << e.source << "  " << e.action << "  " << e.outcome
+            ctx.out << iso_time(e.at_ms) << "  " << e.client_id << "  " << e.source << "  " << e.action << "  " << e.outcome
                     << (e.detail.empty() ? "" : "  " + e.detail) << '\n';
         }
         return exit_processed;

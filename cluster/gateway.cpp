@@ -78,6 +78,39 @@ kj::Promise<void> respond(kj::Promise<result<T>> reply, Context context, Fill fi
       });
 }
 
+// capnp sends an exception's description to the caller. Every call of our servers passes through here:
+// an exception that escapes a method (ours, or capnp's while reading a malformed request, or a call of a
+// method this server does not have) reaches the client with its type kept (a DISCONNECTED stays
+// retryable) but a fixed text; the original text goes only to the node's log.
+kj::Exception sanitize(const kj::Exception& e, const std::shared_ptr<spdlog::logger>& log) {
+  if (log)
+    log->warn("call failed with an exception (the client sees only its type): {}", e.getDescription().cStr());
+  const char* text = e.getType() == kj::Exception::Type::UNIMPLEMENTED ? "not implemented" : "internal error";
+  return kj::Exception(e.getType(), "caudal", 0, kj::str(text));
+}
+
+template <class Base>
+class sanitized : public Base {
+ public:
+  explicit sanitized(std::shared_ptr<spdlog::logger> log) : log_(std::move(log)) {}
+
+  capnp::Capability::Server::DispatchCallResult dispatchCall(
+      uint64_t interface_id, uint16_t method_id,
+      capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) override {
+    auto log = log_;
+    try {
+      auto r = Base::dispatchCall(interface_id, method_id, context);
+      return {r.promise.catch_([log](kj::Exception&& e) -> kj::Promise<void> { return sanitize(e, log); }),
+              r.isStreaming};
+    } catch (const kj::Exception& e) {
+      return {kj::Promise<void>(sanitize(e, log)), false};
+    }
+  }
+
+ private:
+  std::shared_ptr<spdlog::logger> log_;
+};
+
 bool valid_filter(const ledger::account_filter& f) {
   using namespace ledger::account_filter_flags;
   if (f.account.value.is_zero() || f.account.value.is_max())
@@ -91,10 +124,10 @@ bool valid_filter(const ledger::account_filter& f) {
 
 // The operator's interface. Every call checks the session is still live (not revoked, not expired) and
 // leaves an audit row with its outcome.
-class admin_impl final : public api::Admin::Server {
+class admin_impl final : public sanitized<api::Admin::Server> {
  public:
   admin_impl(ctx_ptr ctx, auth_ptr auth, state_ptr session)
-      : ctx_(std::move(ctx)), auth_(std::move(auth)), session_(std::move(session)) {}
+      : sanitized(ctx->log), ctx_(std::move(ctx)), auth_(std::move(auth)), session_(std::move(session)) {}
 
   kj::Promise<void> createTenant(CreateTenantContext context) override {
     auto p = context.getParams();
@@ -286,10 +319,14 @@ class admin_impl final : public api::Admin::Server {
   state_ptr session_;
 };
 
-class session_impl final : public api::Session::Server {
+class session_impl final : public sanitized<api::Session::Server> {
  public:
   session_impl(ctx_ptr ctx, std::shared_ptr<const request_metrics> metrics, auth_ptr auth, state_ptr state)
-      : ctx_(std::move(ctx)), metrics_(std::move(metrics)), auth_(std::move(auth)), state_(std::move(state)) {}
+      : sanitized(ctx->log),
+        ctx_(std::move(ctx)),
+        metrics_(std::move(metrics)),
+        auth_(std::move(auth)),
+        state_(std::move(state)) {}
 
   kj::Promise<void> createAccounts(CreateAccountsContext context) override {
     auto start = steady::now();
@@ -465,10 +502,14 @@ class session_impl final : public api::Session::Server {
 };
 
 // The bootstrap capability of one connection: it knows the connection's peer address (audit, limits).
-class gateway_impl final : public api::Gateway::Server {
+class gateway_impl final : public sanitized<api::Gateway::Server> {
  public:
   gateway_impl(ctx_ptr ctx, std::shared_ptr<const request_metrics> metrics, auth_ptr auth, std::string peer)
-      : ctx_(std::move(ctx)), metrics_(std::move(metrics)), auth_(std::move(auth)), peer_(std::move(peer)) {}
+      : sanitized(ctx->log),
+        ctx_(std::move(ctx)),
+        metrics_(std::move(metrics)),
+        auth_(std::move(auth)),
+        peer_(std::move(peer)) {}
 
   kj::Promise<void> authenticate(AuthenticateContext context) override {
     auto start = steady::now();

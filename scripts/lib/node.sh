@@ -7,7 +7,8 @@
 #   .caudal/run/<node>.pid      pid of the running node (a process the scripts started)
 #   .caudal/logs/<node>.log     its stdout and stderr (appended; each start begins with a ==== line)
 #   .caudal/operator.secret     the operator's client secret (random, 0600, created once)
-#   .caudal/client.json         defaults of the `caudal` CLI: server, operator credentials, tenants
+#   .caudal/client.json         defaults of the `caudal` CLI: server, CA file, operator credentials, tenants
+#   .caudal/tls/                the local CA and the nodes' and client certificates (scripts/lib/tls.sh)
 
 # The node binary; CAUDAL_NODE_BIN replaces it (a stand-in, or a build elsewhere).
 NODE_BIN="${CAUDAL_NODE_BIN:-$CAUDAL_BUILD/cluster/caudal-node}"

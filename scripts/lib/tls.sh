@@ -11,7 +11,6 @@
 # later. Idempotent: existing files are kept while they verify against the CA and are valid for more than
 # a day; otherwise they are made anew (a new CA re-issues everything).
 
-TLS_DIR_DEFAULT="${CAUDAL_STATE:-.caudal}/tls"
 TLS_DAYS_CA=3650
 TLS_DAYS_LEAF=730
 

@@ -25,6 +25,7 @@ struct arguments {
   client_create_args client_create;
   client_id_args client_rotate, client_revoke;
   audit_args audit;
+  std::string token_tenant;
 };
 
 void add_tenant_option(CLI::App* cmd, std::string& tenant) {
@@ -76,6 +77,12 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                    "(default: the client file's ca_file)")
         ->type_name("PEM");
     app.add_flag("--insecure", args.global.insecure, "Plain TCP to a node started with --insecure (development only)");
+    app.add_option("--access-token", args.global.access_token,
+                   "Open the session from this access token (see `caudal token`) instead of client credentials")
+        ->type_name("JWT");
+    app.add_option("--auth-scopes", args.global.scopes, "Scopes to ask for when authenticating (default: all held)")
+        ->delimiter(',')
+        ->type_name("NAMES");
     app.add_flag("--json", args.global.json, "Print one JSON object");
 
     // tenant create | list
@@ -193,6 +200,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
         ->type_name("T")
         ->required();
     audit_cmd->add_option("--limit", args.audit.limit, "Events at most (1..8190)")->capture_default_str();
+    auto* token_cmd = app.add_subcommand("token", "Authenticate and print an access token (15 minutes by default)");
+    token_cmd->add_option("--tenant", args.token_tenant, "Tenant id or name (default: the operator's token)")
+        ->type_name("T");
 
     try {
       app.parse(argc, argv);
@@ -233,6 +243,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       return keys_rotate(ctx);
     if (audit_cmd->parsed())
       return audit(ctx, args.audit);
+    if (token_cmd->parsed())
+      return token(ctx, args.token_tenant);
     err << "caudal: no command\n";
     return exit_usage;
   } catch (const std::exception& e) {

@@ -109,6 +109,8 @@ void open_with(context& ctx, opened& o, std::string client_id, std::string clien
   opts.server = o.server = server_of(ctx);
   opts.client_id = std::move(client_id);
   opts.client_secret = std::move(client_secret);
+  opts.access_token = ctx.global.access_token;  // set: a session from the token alone
+  opts.scopes = ctx.global.scopes;
   opts.timeout_ms = ctx.global.timeout_ms;
   opts.insecure = ctx.global.insecure || (ctx.global.ca_file.empty() && ctx.file_error.empty() && ctx.file.insecure);
   opts.ca_file = ctx.global.ca_file;
@@ -128,6 +130,8 @@ void open_with(context& ctx, opened& o, std::string client_id, std::string clien
 }
 
 void open_operator(context& ctx, opened& o) {
+  if (!ctx.global.access_token.empty())
+    return open_with(ctx, o, {}, {});
   std::string id = ctx.global.client_id;
   std::string secret = ctx.global.client_secret;
   if (id.empty()) {
@@ -158,7 +162,13 @@ void open_tenant(context& ctx, const std::string& tenant, opened& o) {
   const auto entry = ctx.file_error.empty() ? client::find_tenant(ctx.file, tenant) : std::nullopt;
   if (entry)
     expected = entry->id;
-  if (id.empty()) {
+  if (!ctx.global.access_token.empty()) {
+    // The token says which tenant; below, it must be the one asked for.
+    if (!expected) {
+      if (auto numeric = parse_u64_arg("--tenant", tenant))
+        expected = numeric.value();
+    }
+  } else if (id.empty()) {
     if (!ctx.file_error.empty()) {
       o.code = setup_error(ctx, ctx.file_error);
       return;
@@ -586,7 +596,7 @@ std::string iso_time(int64_t ms) {
   std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  char buf[40];
+  char buf[96];  // room for any int fields (the compiler cannot bound them)
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                 tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   return buf;
@@ -740,6 +750,25 @@ int audit(context& ctx, const audit_args& a) {
         }
         return exit_processed;
       });
+}
+
+int token(context& ctx, const std::string& tenant) {
+  opened o;
+  if (tenant.empty())
+    open_operator(ctx, o);
+  else
+    open_tenant(ctx, tenant, o);
+  if (o.code != exit_processed)
+    return o.code;
+  if (ctx.global.json) {
+    print_json(ctx, json{{"access_token", o.conn.access_token()},
+                         {"expires_at_ms", o.conn.expires_at_ms()},
+                         {"scopes", o.conn.scopes()},
+                         {"tenant_id", o.conn.is_admin() ? std::string() : std::to_string(o.conn.tenant().value)}});
+  } else {
+    ctx.out << o.conn.access_token() << '\n';
+  }
+  return exit_processed;
 }
 
 }  // namespace caudal::cli

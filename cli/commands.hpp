@@ -25,6 +25,8 @@ struct global_options {
   std::string client_secret;
   std::string ca_file;    // empty: the client file's
   bool insecure = false;  // plain TCP (a node started with --insecure)
+  std::string access_token;         // set: sessions are opened from this token (no client id or secret)
+  std::vector<std::string> scopes;  // scopes asked for at authentication (empty: all the client holds)
   bool json = false;
   uint32_t timeout_ms = 30000;
 };
@@ -119,5 +121,7 @@ int client_revoke(context& ctx, const client_id_args& a);
 int client_list(context& ctx);
 int keys_rotate(context& ctx);
 int audit(context& ctx, const audit_args& a);
+// Authenticates (as the tenant's client, or the operator when `tenant` is empty) and prints the access token.
+int token(context& ctx, const std::string& tenant);
 
 }  // namespace caudal::cli

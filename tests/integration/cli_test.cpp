@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -550,4 +551,20 @@ TEST_CASE("caudal client, keys and audit commands against a real node") {
   }
   cli.usage_error("audit --since yesterday");
   cli.usage_error("audit");
+
+  // An access token from `caudal token` opens sessions alone; --auth-scopes narrows what is asked for.
+  const json tok = cli.caudal_json("token --tenant acme --auth-scopes ledger:read");
+  CHECK(tok.at("scopes") == json::array({"ledger:read"}));
+  CHECK(tok.at("tenant_id") == tenant_id);
+  const std::string jwt = tok.at("access_token").get<std::string>();
+  CHECK(std::count(jwt.begin(), jwt.end(), '.') == 2);
+  CHECK(cli.caudal_json("account get --tenant acme --id 1 --access-token " + jwt).contains("accounts"));
+  CHECK(cli.caudal_json("account create --tenant acme --id 1 --ledger 1 --code 1 --access-token " + jwt, 1) ==
+        error("forbidden", false));
+  CHECK(cli.caudal_json("account get --tenant acme --id 1 --access-token " + jwt + "x", 1) ==
+        error("unauthenticated", false));
+  (void)cli.caudal_json("tenant create --name globex --country BR");
+  cli.usage_error("account get --tenant globex --id 1 --access-token " + jwt);  // acme's token, not globex's
+  CHECK(cli.caudal_json("token --auth-scopes ledger:write", 1) == error("forbidden", false));  // operator: admin only
+  CHECK(cli.caudal_json("token").at("scopes") == json::array({"admin"}));
 }

@@ -4,6 +4,7 @@
 #include "base/limits.hpp"
 #include "security/secret_hash.hpp"
 #include "security/jwt.hpp"
+#include "security/key_wrap.hpp"
 #include "security/scopes.hpp"
 #include "storage/admin_store.hpp"
 #include "storage/security_store.hpp"
@@ -131,6 +132,33 @@ int64_t now_s(const db_pool_config& cfg) {
   return static_cast<int64_t>((cfg.clock ? cfg.clock->now_ns() : system_clock().now_ns()) / ns_per_s);
 }
 
+// A new key as stored: its private half sealed under the node's key-encryption key when it has one.
+result<storage::stored_key> to_stored(const db_pool_config& cfg, const security::signing_key& k) {
+  std::string raw = k.raw_private();
+  result<std::string> priv = cfg.key_encryption_key.empty() ? result<std::string>(security::base64url_encode(raw))
+                                                             : security::seal(cfg.key_encryption_key, raw, k.kid());
+  std::fill(raw.begin(), raw.end(), '\0');
+  if (!priv)
+    return priv.error();
+  return storage::stored_key{k.kid(), security::base64url_encode(k.raw_public()), std::move(priv.value()), 0, 0};
+}
+
+// A stored key back in memory (the private half only for the active key, which signs).
+result<security::signing_key> from_stored(const db_pool_config& cfg, const storage::stored_key& k, bool with_private) {
+  if (!with_private)
+    return security::key_from_stored(k.kid, k.public_b64, {});
+  if (!security::is_sealed(k.private_b64))
+    return security::key_from_stored(k.kid, k.public_b64, k.private_b64);
+  if (cfg.key_encryption_key.empty())
+    return failure{errc::internal, "signing key " + k.kid + " is encrypted but this node has no auth.key_file"};
+  auto raw = security::unseal(cfg.key_encryption_key, k.private_b64, k.kid);
+  if (!raw)
+    return raw.error();
+  auto key = security::signing_key::from_private(k.kid, raw.value());
+  std::fill(raw->begin(), raw->end(), '\0');
+  return key;
+}
+
 // Reloads the key ring from PostgreSQL: the active key signs, keys retired less than a token lifetime ago
 // still verify. Makes the first key when there is none (several nodes at once: one wins).
 result<void> reload_keys(storage::pg_connection& c, const db_pool_config& cfg) {
@@ -148,13 +176,14 @@ result<void> reload_keys(storage::pg_connection& c, const db_pool_config& cfg) {
     auto fresh = security::signing_key::generate();
     if (!fresh)
       return fresh.error();
-    storage::stored_key row{fresh->kid(), security::base64url_encode(fresh->raw_public()),
-                            security::base64url_encode(fresh->raw_private()), 0, 0};
-    auto inserted = storage::insert_first_signing_key(c, row);
+    auto row = to_stored(cfg, fresh.value());
+    if (!row)
+      return row.error();
+    auto inserted = storage::insert_first_signing_key(c, row.value());
     if (!inserted)
       return inserted.error();
     if (*inserted)
-      cfg.log->info("token signing key {} created", row.kid);
+      cfg.log->info("token signing key {} created", row->kid);
     stored = load();
     if (!stored)
       return stored.error();
@@ -162,7 +191,7 @@ result<void> reload_keys(storage::pg_connection& c, const db_pool_config& cfg) {
   std::shared_ptr<const security::signing_key> active;
   std::vector<security::ring_key> ring;
   for (auto& k : stored.value()) {
-    auto key = security::key_from_stored(k.kid, k.public_b64, k.retired_at_ms == 0 ? k.private_b64 : std::string());
+    auto key = from_stored(cfg, k, k.retired_at_ms == 0);
     std::fill(k.private_b64.begin(), k.private_b64.end(), '\0');
     if (!key)
       return key.error();
@@ -251,8 +280,10 @@ caf::behavior admin_worker(worker* self, db_pool_config cfg) {
         auto fresh = security::signing_key::generate();
         if (!fresh)
           return to_caf(result<std::string>(fresh.error()), cfg, "key generation");
-        storage::stored_key row{fresh->kid(), security::base64url_encode(fresh->raw_public()),
-                                security::base64url_encode(fresh->raw_private()), 0, 0};
+        auto sealed = to_stored(cfg, fresh.value());
+        if (!sealed)
+          return to_caf(result<std::string>(sealed.error()), cfg, "key sealing");
+        storage::stored_key row = std::move(sealed.value());
         return run<std::string>(
             self, cfg,
             [&](storage::pg_connection& c) -> result<std::string> {

@@ -26,6 +26,9 @@ struct db_pool_config {
   std::shared_ptr<security::key_ring> keys;
   uint32_t token_ttl_s = 900;
   const caudal::clock* clock = nullptr;
+  // 32 raw bytes that encrypt the signing keys in PostgreSQL (security/key_wrap.hpp); empty: stored as
+  // they are (the node warns at start).
+  std::string key_encryption_key;
 };
 
 // Both return a round-robin actor_pool of `size` detached workers.

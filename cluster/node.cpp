@@ -23,6 +23,7 @@
 #include "cluster/gateway.hpp"
 #include "cluster/http_endpoint.hpp"
 #include "cluster/rpc_server.hpp"
+#include "security/key_wrap.hpp"
 #include "security/secret_hash.hpp"
 #include "security/tls.hpp"
 #include "storage/admin_store.hpp"
@@ -132,6 +133,22 @@ int run_node(const node_config& cfg) {
     return 1;
   }
 
+  // The key that encrypts the token signing keys at rest.
+  std::string kek;
+  if (cfg.auth_key_file.empty()) {
+    log.node->warn("auth.key_file is not set: token signing keys are stored unencrypted in PostgreSQL");
+  } else {
+    auto text = read_secret_file(cfg.auth_key_file);
+    auto parsed = text.ok() ? security::parse_kek_hex(text->secret) : result<std::string>(text.error());
+    if (!parsed.ok()) {
+      log.node->critical("auth.key_file '{}': {}", cfg.auth_key_file, parsed.error().detail);
+      return 1;
+    }
+    if (!text->warning.empty())
+      log.node->warn("{}", text->warning);
+    kek = std::move(parsed.value());
+  }
+
   // Signals are captured before any thread exists (CAF's scheduler), so only the kj loop receives them.
   kj::UnixEventPort::captureSignal(SIGTERM);
   kj::UnixEventPort::captureSignal(SIGINT);
@@ -169,9 +186,19 @@ int run_node(const node_config& cfg) {
   services->writer = sys.spawn<caf::detached>(
       actors::batch_writer,
       actors::batch_writer_config{cfg.pg_url, cfg.writer_max_items, log.writer, &metrics, db_healthy});
-  services->readers = actors::spawn_db_readers(sys, {cfg.pg_url, "caudal-reader", cfg.pg_readers, log.db});
+  actors::db_pool_config reader_cfg;
+  reader_cfg.pg_url = cfg.pg_url;
+  reader_cfg.application_name = "caudal-reader";
+  reader_cfg.size = cfg.pg_readers;
+  reader_cfg.log = log.db;
+  services->readers = actors::spawn_db_readers(sys, reader_cfg);
   auto keys = std::make_shared<security::key_ring>();
-  actors::db_pool_config admin_cfg{cfg.pg_url, "caudal-admin", 2, log.db};
+  actors::db_pool_config admin_cfg;
+  admin_cfg.pg_url = cfg.pg_url;
+  admin_cfg.application_name = "caudal-admin";
+  admin_cfg.size = 2;
+  admin_cfg.log = log.db;
+  admin_cfg.key_encryption_key = std::move(kek);
   admin_cfg.keys = keys;
   admin_cfg.token_ttl_s = static_cast<uint32_t>(cfg.token_ttl_s);
   admin_cfg.clock = &clock;

@@ -43,6 +43,7 @@ struct node_config {
   uint64_t revocation_poll_ms = 2000;        // --revocation-poll-ms: how soon other nodes' revocations close sessions here
   uint64_t auth_max_failures = 5;            // --auth-max-failures: failed authentications per client id / source ...
   uint64_t auth_failure_window_ms = 60000;   // --auth-failure-window-ms: ... within this window, then rate_limited
+  std::string auth_key_file;                 // --auth-key-file: 64 hex chars that encrypt the signing keys at rest
   // [postgres]
   std::string pg_url;          // --pg-url; if empty, env CAUDAL_PG_URL; if still empty: an error
   uint64_t pg_readers = 4;     // --pg-readers: read connections, 1..64

@@ -8,6 +8,7 @@
 
 #include "security/jwt.hpp"
 #include "security/key_ring.hpp"
+#include "security/key_wrap.hpp"
 #include "tests/support/ledger_fixture.hpp"
 
 using namespace caudal;
@@ -95,7 +96,11 @@ TEST_CASE("revocation and key rotation reach the other node; sessions end with t
   auto conn = fx.db.connect();
   auto row = conn->query("SELECT kid, public_key, private_key FROM signing_keys WHERE retired_at IS NULL", {});
   REQUIRE(row.ok());
-  auto key = security::key_from_stored(row->text(0, 0), row->text(0, 1), row->text(0, 2));
+  auto kek = security::parse_kek_hex(fx.node->options().key_encryption_key_hex);
+  REQUIRE(kek.ok());
+  auto raw = security::unseal(kek.value(), row->text(0, 2), row->text(0, 0));
+  REQUIRE(raw.ok());
+  auto key = security::signing_key::from_private(row->text(0, 0), raw.value());
   REQUIRE(key.ok());
   security::token_claims claims;
   claims.client_id = b.created.client_id;

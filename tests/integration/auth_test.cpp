@@ -15,6 +15,7 @@
 #include "security/jwt.hpp"
 #include "security/tls.hpp"
 #include "security/key_ring.hpp"
+#include "security/key_wrap.hpp"
 #include "tests/support/ledger_fixture.hpp"
 
 using namespace caudal;
@@ -49,8 +50,18 @@ security::signing_key active_key(const ledger_fixture& fx) {
   auto r = conn->query("SELECT kid, public_key, private_key FROM signing_keys WHERE retired_at IS NULL", {});
   REQUIRE(r.ok());
   REQUIRE(r->size() == 1);
-  auto key = security::key_from_stored(r->text(0, 0), r->text(0, 1), r->text(0, 2));
+  // Stored encrypted under the node's key-encryption key (auth.key_file), bound to its kid.
+  const std::string kid = r->text(0, 0);
+  const std::string sealed = r->text(0, 2);
+  REQUIRE(security::is_sealed(sealed));
+  auto kek = security::parse_kek_hex(fx.node->options().key_encryption_key_hex);
+  REQUIRE(kek.ok());
+  CHECK_FALSE(security::unseal(kek.value(), sealed, "another-kid").ok());
+  auto raw = security::unseal(kek.value(), sealed, kid);
+  REQUIRE(raw.ok());
+  auto key = security::signing_key::from_private(kid, raw.value());
   REQUIRE(key.ok());
+  CHECK(security::base64url_encode(key->raw_public()) == r->text(0, 1));
   return key.value();
 }
 

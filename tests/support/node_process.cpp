@@ -86,6 +86,11 @@ node_process::node_process(node_options opts) : opts_(std::move(opts)) {
     s << opts_.operator_secret << "\n";
   }
   chmod((dir_ + "/operator.secret").c_str(), 0600);
+  {
+    std::ofstream k(dir_ + "/token.key");
+    k << opts_.key_encryption_key_hex << "\n";
+  }
+  chmod((dir_ + "/token.key").c_str(), 0600);
   start();
 }
 
@@ -121,6 +126,7 @@ void node_process::start() {
                                    "debug"};
   if (opts_.test_hooks)
     args.push_back("--test-hooks");
+  args.insert(args.end(), {"--auth-key-file", dir_ + "/token.key"});
   if (opts_.tls) {
     const std::string& d = test_tls_dir();
     args.insert(args.end(), {"--tls-cert-file", d + "/node.pem", "--tls-key-file", d + "/node.key",

@@ -14,6 +14,8 @@ struct node_options {
   std::string operator_secret = "test-operator-secret-0123456789";
   bool test_hooks = true;
   bool tls = true;  // TLS 1.3 with the test CA's certificate; false: --insecure (plain TCP)
+  // auth.key_file's content: encrypts the token signing keys in PostgreSQL (tests may read them back)
+  std::string key_encryption_key_hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
   std::vector<std::string> extra_args;  // more flags, e.g. {"--account-idle-ms", "200"}
 };
 

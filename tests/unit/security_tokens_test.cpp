@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "security/jwt.hpp"
+#include "security/key_wrap.hpp"
 #include "security/openssl_policy.hpp"
 #include "security/rate_limiter.hpp"
 #include "security/scopes.hpp"
@@ -221,4 +222,27 @@ TEST_CASE("figures: sign and verify cost (printed, not asserted)") {
   auto us = [](auto d) { return std::chrono::duration<double, std::micro>(d).count() / n; };
   std::cout << "jwt: encode " << us(t1 - t0) << " us, verify " << us(t2 - t1) << " us per token (Ed25519, "
             << token.size() << " bytes)\n";
+}
+
+TEST_CASE("signing keys sealed at rest: AES-256-GCM bound to the kid") {
+  auto kek = security::parse_kek_hex("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
+  REQUIRE(kek.ok());
+  CHECK(kek->size() == 32);
+  CHECK_FALSE(security::parse_kek_hex("0011").ok());
+  CHECK_FALSE(security::parse_kek_hex(std::string(64, 'g')).ok());
+  const std::string secret(32, '\x07');
+  auto sealed = security::seal(*kek, secret, "k1");
+  REQUIRE(sealed.ok());
+  CHECK(security::is_sealed(*sealed));
+  CHECK(sealed->find(security::base64url_encode(secret)) == std::string::npos);
+  CHECK(security::unseal(*kek, *sealed, "k1").value() == secret);
+  CHECK(security::seal(*kek, secret, "k1").value() != *sealed);  // a fresh nonce each time
+  CHECK_FALSE(security::unseal(*kek, *sealed, "k2").ok());       // moved to another kid
+  std::string other_kek = *kek;
+  other_kek[0] ^= 1;
+  CHECK_FALSE(security::unseal(other_kek, *sealed, "k1").ok());
+  std::string altered = *sealed;
+  altered[altered.size() / 2] = altered[altered.size() / 2] == 'A' ? 'B' : 'A';
+  CHECK_FALSE(security::unseal(*kek, altered, "k1").ok());
+  CHECK_FALSE(security::seal("short", secret, "k1").ok());
 }

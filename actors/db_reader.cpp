@@ -3,7 +3,11 @@
 #include "actors/protocol.hpp"
 #include "base/limits.hpp"
 #include "security/secret_hash.hpp"
+#include "security/jwt.hpp"
+#include "security/key_wrap.hpp"
+#include "security/scopes.hpp"
 #include "storage/admin_store.hpp"
+#include "storage/security_store.hpp"
 #include "storage/ledger_store.hpp"
 #include "storage/pg_connection.hpp"
 
@@ -124,9 +128,95 @@ bool valid_country(const std::string& cc) {
          std::isupper(static_cast<unsigned char>(cc[1]));
 }
 
+int64_t now_s(const db_pool_config& cfg) {
+  return static_cast<int64_t>((cfg.clock ? cfg.clock->now_ns() : system_clock().now_ns()) / ns_per_s);
+}
+
+// A new key as stored: its private half sealed under the node's key-encryption key when it has one.
+result<storage::stored_key> to_stored(const db_pool_config& cfg, const security::signing_key& k) {
+  std::string raw = k.raw_private();
+  result<std::string> priv = cfg.key_encryption_key.empty() ? result<std::string>(security::base64url_encode(raw))
+                                                             : security::seal(cfg.key_encryption_key, raw, k.kid());
+  std::fill(raw.begin(), raw.end(), '\0');
+  if (!priv)
+    return priv.error();
+  return storage::stored_key{k.kid(), security::base64url_encode(k.raw_public()), std::move(priv.value()), 0, 0};
+}
+
+// A stored key back in memory (the private half only for the active key, which signs).
+result<security::signing_key> from_stored(const db_pool_config& cfg, const storage::stored_key& k, bool with_private) {
+  if (!with_private)
+    return security::key_from_stored(k.kid, k.public_b64, {});
+  if (!security::is_sealed(k.private_b64))
+    return security::key_from_stored(k.kid, k.public_b64, k.private_b64);
+  if (cfg.key_encryption_key.empty())
+    return failure{errc::internal, "signing key " + k.kid + " is encrypted but this node has no auth.key_file"};
+  auto raw = security::unseal(cfg.key_encryption_key, k.private_b64, k.kid);
+  if (!raw)
+    return raw.error();
+  auto key = security::signing_key::from_private(k.kid, raw.value());
+  std::fill(raw->begin(), raw->end(), '\0');
+  return key;
+}
+
+// Reloads the key ring from PostgreSQL: the active key signs, keys retired less than a token lifetime ago
+// still verify. Makes the first key when there is none (several nodes at once: one wins).
+result<void> reload_keys(storage::pg_connection& c, const db_pool_config& cfg) {
+  if (!cfg.keys)
+    return failure{errc::internal, "no key ring"};
+  const int64_t now = now_s(cfg);
+  auto load = [&] { return storage::load_signing_keys(c, (now - cfg.token_ttl_s) * 1000); };
+  auto stored = load();
+  if (!stored)
+    return stored.error();
+  bool has_active = false;
+  for (auto& k : stored.value())
+    has_active |= k.retired_at_ms == 0;
+  if (!has_active) {
+    auto fresh = security::signing_key::generate();
+    if (!fresh)
+      return fresh.error();
+    auto row = to_stored(cfg, fresh.value());
+    if (!row)
+      return row.error();
+    auto inserted = storage::insert_first_signing_key(c, row.value());
+    if (!inserted)
+      return inserted.error();
+    if (*inserted)
+      cfg.log->info("token signing key {} created", row->kid);
+    stored = load();
+    if (!stored)
+      return stored.error();
+  }
+  std::shared_ptr<const security::signing_key> active;
+  std::vector<security::ring_key> ring;
+  for (auto& k : stored.value()) {
+    auto key = from_stored(cfg, k, k.retired_at_ms == 0);
+    std::fill(k.private_b64.begin(), k.private_b64.end(), '\0');
+    if (!key)
+      return key.error();
+    auto shared = std::make_shared<const security::signing_key>(std::move(key.value()));
+    if (k.retired_at_ms == 0 && !active)
+      active = shared;  // newest active key (the query orders newest first)
+    ring.push_back({shared, k.retired_at_ms == 0 ? 0 : k.retired_at_ms / 1000 + cfg.token_ttl_s});
+  }
+  cfg.keys->replace(std::move(active), std::move(ring));
+  return {};
+}
+
+template <class T>
+caf::result<T> to_caf(result<T> r, const db_pool_config& cfg, const char* what) {
+  if (r.ok())
+    return std::move(r.value());
+  if (r.error().code == errc::internal || r.error().code == errc::database_unavailable)
+    cfg.log->warn("{} failed ({}): {}", what, errc_name(r.error().code), r.error().detail);
+  return to_error(r.error());
+}
+
 caf::behavior admin_worker(worker* self, db_pool_config cfg) {
   return {
-      [=](authenticate_atom, const std::string& client_id, const std::string& secret) -> caf::result<auth_result> {
+      [=](authenticate_atom, const std::string& client_id, const std::string& secret,
+          uint32_t requested) -> caf::result<auth_result> {
         if (client_id.empty() || client_id.size() > limits::max_name_bytes || secret.size() > 1024)
           return caf::make_error(errc::unauthenticated);
         return run<auth_result>(
@@ -137,11 +227,151 @@ caf::behavior admin_worker(worker* self, db_pool_config cfg) {
               const std::string& hash = rec ? rec->secret_hash : dummy;
               bool ok = security::verify_secret(secret, hash) && rec && !rec->revoked;
               if (!ok) {
-                cfg.log->info("authentication refused for client '{}'", client_id);
+                // The id comes from the wire: printable characters only in the log.
+                std::string shown = client_id;
+                for (char& ch : shown)
+                  if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f)
+                    ch = '?';
+                cfg.log->info("authentication refused for client '{}'", shown);
                 return caf::make_error(errc::unauthenticated);
               }
-              return auth_result{rec->tenant, rec->admin, rec->client_id};
+              auto granted = security::grant_scopes(rec->scopes, requested);
+              if (!granted)
+                return caf::make_error(granted.error().code);
+              auto key = cfg.keys ? cfg.keys->active() : nullptr;
+              if (!key) {
+                // No key yet (the node's start loads one; PostgreSQL may have been away): load now.
+                auto c = self->state.connection(cfg);
+                if (c.ok()) {
+                  if (auto r = reload_keys(*c.value(), cfg); !r)
+                    cfg.log->warn("cannot load token signing keys: {}", r.error().detail);
+                }
+                key = cfg.keys ? cfg.keys->active() : nullptr;
+                if (!key)
+                  return caf::make_error(errc::database_unavailable);
+              }
+              security::token_claims claims;
+              claims.client_id = rec->client_id;
+              if (rec->tenant)
+                claims.tenant = rec->tenant->value;
+              claims.scopes = *granted;
+              claims.issued_at_s = now_s(cfg);
+              claims.expires_at_s = claims.issued_at_s + cfg.token_ttl_s;
+              claims.token_id = security::generate_secret(12);
+              auto token = security::encode_token(claims, *key);
+              if (!token)
+                return to_caf(result<auth_result>(token.error()), cfg, "token signing");
+              auth_result out{rec->tenant, rec->admin, rec->client_id, *granted, std::move(token.value()),
+                              claims.expires_at_s};
+              return out;
             });
+      },
+      [=](load_keys_atom) -> caf::result<caf::unit_t> {
+        return run<caf::unit_t>(
+            self, cfg,
+            [&](storage::pg_connection& c) -> result<caf::unit_t> {
+              if (auto r = reload_keys(c, cfg); !r)
+                return r.error();
+              return caf::unit;
+            },
+            identity<caf::unit_t>);
+      },
+      [=](rotate_key_atom) -> caf::result<std::string> {
+        auto fresh = security::signing_key::generate();
+        if (!fresh)
+          return to_caf(result<std::string>(fresh.error()), cfg, "key generation");
+        auto sealed = to_stored(cfg, fresh.value());
+        if (!sealed)
+          return to_caf(result<std::string>(sealed.error()), cfg, "key sealing");
+        storage::stored_key row = std::move(sealed.value());
+        return run<std::string>(
+            self, cfg,
+            [&](storage::pg_connection& c) -> result<std::string> {
+              if (auto r = storage::rotate_signing_key(c, row); !r)
+                return r.error();
+              if (auto r = reload_keys(c, cfg); !r)
+                return r.error();
+              return row.kid;
+            },
+            [&](std::string kid) {
+              cfg.log->info("token signing key rotated: {} signs now", kid);
+              return kid;
+            },
+            retry::never);
+      },
+      [=](create_client_atom, uint64_t tenant, uint32_t scopes) -> caf::result<created_client> {
+        std::optional<tenant_id> t;
+        if (tenant != 0)
+          t = tenant_id(tenant);
+        if (auto ok = security::check_client_scopes(scopes, t.has_value()); !ok)
+          return caf::make_error(ok.error().code);
+        std::string client_id = security::generate_client_id(t ? "t" + std::to_string(tenant) : "operator");
+        std::string secret = security::generate_secret();
+        std::string hash = security::hash_secret(secret);
+        return run<created_client>(
+            self, cfg, [&](storage::pg_connection& c) { return storage::create_client(c, client_id, t, scopes, hash); },
+            [&](client_info info) {
+              cfg.log->info("client '{}' created (scopes: {})", info.client_id, security::scope_string(info.scopes));
+              return created_client{std::move(info), secret};
+            },
+            retry::never);
+      },
+      [=](rotate_secret_atom, const std::string& client_id) -> caf::result<std::string> {
+        std::string secret = security::generate_secret();
+        std::string hash = security::hash_secret(secret);
+        return run<std::string>(
+            self, cfg,
+            [&](storage::pg_connection& c) -> result<std::string> {
+              if (auto r = storage::set_client_secret(c, client_id, hash); !r)
+                return r.error();
+              return secret;
+            },
+            [&](std::string s) {
+              cfg.log->info("client '{}': secret rotated", client_id);
+              return s;
+            },
+            retry::never);
+      },
+      [=](revoke_client_atom, const std::string& client_id) -> caf::result<client_info> {
+        return run<client_info>(
+            self, cfg, [&](storage::pg_connection& c) { return storage::revoke_client(c, client_id); },
+            [&](client_info info) {
+              cfg.log->info("client '{}' revoked", info.client_id);
+              return info;
+            },
+            retry::never);
+      },
+      [=](list_clients_atom) -> caf::result<client_list> {
+        return run<client_list>(
+            self, cfg, [&](storage::pg_connection& c) { return storage::list_clients(c, limits::max_query_rows); },
+            [](std::vector<client_info> v) { return client_list{std::move(v)}; });
+      },
+      [=](audit_atom, const audit_event& e) -> caf::result<caf::unit_t> {
+        return run<caf::unit_t>(
+            self, cfg,
+            [&](storage::pg_connection& c) -> result<caf::unit_t> {
+              if (auto r = storage::insert_audit(c, e); !r)
+                return r.error();
+              return caf::unit;
+            },
+            identity<caf::unit_t>, retry::never);
+      },
+      [=](list_audit_atom, int64_t since_ms, uint32_t limit) -> caf::result<audit_list> {
+        size_t n = std::min<size_t>(limit == 0 ? limits::max_query_rows : limit, limits::max_query_rows);
+        return run<audit_list>(
+            self, cfg, [&](storage::pg_connection& c) { return storage::list_audit(c, since_ms, n); },
+            [](std::vector<audit_event> v) { return audit_list{std::move(v)}; });
+      },
+      [=](revoked_since_atom, int64_t since_ms) -> caf::result<client_list> {
+        return run<client_list>(
+            self, cfg,
+            [&](storage::pg_connection& c) { return storage::clients_revoked_since(c, since_ms, 10000); },
+            [](std::vector<client_info> v) { return client_list{std::move(v)}; });
+      },
+      [=](client_active_atom, const std::string& client_id) -> caf::result<bool> {
+        return run<bool>(
+            self, cfg, [&](storage::pg_connection& c) { return storage::client_active(c, client_id); },
+            identity<bool>);
       },
       [=](create_tenant_atom, const std::string& name, const std::string& country) -> caf::result<created_tenant> {
         if (!valid_tenant_name(name) || !valid_country(country))

@@ -57,6 +57,16 @@ using create_tenant_atom = caf::atom_constant<caf::atom("cr_tenant")>;
 using list_tenants_atom = caf::atom_constant<caf::atom("ls_tenants")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
+using load_keys_atom = caf::atom_constant<caf::atom("ld_keys")>;
+using rotate_key_atom = caf::atom_constant<caf::atom("rot_key")>;
+using create_client_atom = caf::atom_constant<caf::atom("cr_client")>;
+using rotate_secret_atom = caf::atom_constant<caf::atom("rot_secret")>;
+using revoke_client_atom = caf::atom_constant<caf::atom("rev_client")>;
+using list_clients_atom = caf::atom_constant<caf::atom("ls_clients")>;
+using audit_atom = caf::atom_constant<caf::atom("audit")>;
+using list_audit_atom = caf::atom_constant<caf::atom("ls_audit")>;
+using revoked_since_atom = caf::atom_constant<caf::atom("revoked")>;
+using client_active_atom = caf::atom_constant<caf::atom("cl_active")>;
 
 // --- payloads ---
 struct account_batch {
@@ -110,6 +120,30 @@ struct auth_result {
   std::optional<tenant_id> tenant;  // none: an operator session
   bool admin = false;
   std::string client_id;
+  uint32_t scopes = 0;         // security::scope bits granted to this session and its token
+  std::string access_token;    // signed JWT; never logged
+  int64_t expires_at_s = 0;    // the token's (and the session's) end, Unix seconds
+};
+
+// Who a ledger request comes from: the binding of the session that sent it. The tenant registry checks
+// it against the request's tenant and operation (the serving side's own check, not only the gateway's),
+// so a request forwarded between nodes carries its authority with it.
+struct caller {
+  std::optional<tenant_id> tenant;  // none: an operator session (moves no money)
+  uint32_t scopes = 0;              // security::scope bits
+};
+
+struct created_client {
+  client_info client;
+  std::string client_secret;  // shown once; never logged
+};
+
+struct client_list {
+  std::vector<client_info> items;
+};
+
+struct audit_list {
+  std::vector<audit_event> items;
 };
 
 struct created_tenant {
@@ -129,12 +163,14 @@ struct tenant_scope {
 // --- protocols (who handles what, and what it answers) ---
 //
 // tenant_registry (one per node; the gateway's entry point for ledger calls):
-//   (create_accounts_atom, tenant_id, account_batch)   -> account_results
-//   (create_transfers_atom, tenant_id, transfer_batch) -> transfer_results
-//   (lookup_accounts_atom, tenant_id, account_ids)     -> account_list   (found ones, request order)
-//   (lookup_transfers_atom, tenant_id, transfer_ids)   -> transfer_list
-//   (account_transfers_atom, tenant_id, account_filter)-> transfer_list
-//   (account_balances_atom, tenant_id, account_filter) -> balance_list
+//   (create_accounts_atom, caller, tenant_id, account_batch)   -> account_results
+//   (create_transfers_atom, caller, tenant_id, transfer_batch) -> transfer_results
+//   (lookup_accounts_atom, caller, tenant_id, account_ids)     -> account_list   (found ones, request order)
+//   (lookup_transfers_atom, caller, tenant_id, transfer_ids)   -> transfer_list
+//   (account_transfers_atom, caller, tenant_id, account_filter)-> transfer_list
+//   (account_balances_atom, caller, tenant_id, account_filter) -> balance_list
+//   each refused with errc::forbidden unless the caller is bound to that tenant and holds the scope
+//   (ledger:write for creates, ledger:read for the others)
 //   (crash_atom, tenant_id) / (crash_account_atom, tenant_id, account_id) / (passivate_atom, tenant_id) -> unit
 //   failures: errc (overloaded, tenant_unavailable, commit_failed, commit_outcome_unknown, timeout...)
 // tenant_actor: the same ledger messages without the tenant_id (the registry strips it).
@@ -148,7 +184,13 @@ struct tenant_scope {
 //   (load_tenant_atom, tenant_id, uint32_t max_expiries) -> storage::tenant_state;
 //   (load_expiries_atom, tenant_id, uint64_t from_ns, uint32_t limit) -> expiry_list;
 //   (next_expiries_atom) -> tenant_expiries.
-// admin_worker pool: (authenticate_atom, std::string client_id, std::string secret) -> auth_result;
+// admin_worker pool: (authenticate_atom, std::string client_id, std::string secret, uint32_t requested_scopes)
+//   -> auth_result (with a signed token); (load_keys_atom) -> unit (reloads the key ring, making the first
+//   key if none); (rotate_key_atom) -> std::string kid; (create_client_atom, uint64_t tenant (0: operator),
+//   uint32_t scopes) -> created_client; (rotate_secret_atom, std::string client_id) -> std::string secret;
+//   (revoke_client_atom, std::string client_id) -> client_info; (list_clients_atom) -> client_list;
+//   (audit_atom, audit_event) -> unit; (list_audit_atom, int64_t since_ms, uint32_t limit) -> audit_list;
+//   (revoked_since_atom, int64_t since_ms) -> client_list; (client_active_atom, std::string) -> bool;
 //   (create_tenant_atom, std::string name, std::string country) -> created_tenant;
 //   (list_tenants_atom) -> tenant_list; (verify_atom, tenant_scope) -> storage::verify_report.
 
@@ -179,6 +221,12 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::commit_work_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::auth_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::created_tenant)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::tenant_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::caller)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::created_client)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::client_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::audit_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::client_info)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::audit_event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::prefetch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::tenant_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::verify_report)

@@ -1,5 +1,7 @@
 #include "actors/tenant_registry.hpp"
 
+#include "security/scopes.hpp"
+
 #include <functional>
 #include <unordered_map>
 
@@ -86,6 +88,15 @@ result<caf::actor> tenant_actor_of(registry_self* self, tenant_id t) {
   st.tenant_by_addr[e.handle.address()] = t.value;
   ++st.live;
   return e.handle;
+}
+
+// The serving side's own check of a ledger request (the gateway checks too, but requests may come from
+// elsewhere, e.g. forwarded by another node): the caller must be bound to the request's tenant and hold
+// the operation's scope. Operators (no tenant) move no money and read no ledger.
+errc authorize(const caller& who, tenant_id t, security::scope_set needed) {
+  if (!who.tenant || *who.tenant != t)
+    return errc::forbidden;
+  return security::has_scope(who.scopes, needed) ? errc::none : errc::forbidden;
 }
 
 // Forwards a request to the tenant's actor and answers the caller with its result, or with a retryable
@@ -214,22 +225,36 @@ caf::behavior tenant_registry(registry_self* self, services_ptr services) {
                                  errc_name(to_errc(e)));
           });
   return {
-      [=](create_accounts_atom a, tenant_id t, account_batch& b) {
+      [=](create_accounts_atom a, const caller& who, tenant_id t, account_batch& b) -> caf::result<account_results> {
+        if (auto e = authorize(who, t, security::scope::ledger_write); e != errc::none)
+          return caf::make_error(e);
         return forward<account_results>(self, t, a, std::move(b));
       },
-      [=](create_transfers_atom a, tenant_id t, transfer_batch& b) {
+      [=](create_transfers_atom a, const caller& who, tenant_id t, transfer_batch& b) -> caf::result<transfer_results> {
+        if (auto e = authorize(who, t, security::scope::ledger_write); e != errc::none)
+          return caf::make_error(e);
         return forward<transfer_results>(self, t, a, std::move(b));
       },
-      [=](lookup_accounts_atom a, tenant_id t, account_ids& ids) {
+      [=](lookup_accounts_atom a, const caller& who, tenant_id t, account_ids& ids) -> caf::result<account_list> {
+        if (auto e = authorize(who, t, security::scope::ledger_read); e != errc::none)
+          return caf::make_error(e);
         return forward<account_list>(self, t, a, std::move(ids));
       },
-      [=](lookup_transfers_atom a, tenant_id t, transfer_ids& ids) {
+      [=](lookup_transfers_atom a, const caller& who, tenant_id t, transfer_ids& ids) -> caf::result<transfer_list> {
+        if (auto e = authorize(who, t, security::scope::ledger_read); e != errc::none)
+          return caf::make_error(e);
         return forward<transfer_list>(self, t, a, std::move(ids));
       },
-      [=](account_transfers_atom a, tenant_id t, ledger::account_filter f) {
+      [=](account_transfers_atom a, const caller& who, tenant_id t, ledger::account_filter f)
+          -> caf::result<transfer_list> {
+        if (auto e = authorize(who, t, security::scope::ledger_read); e != errc::none)
+          return caf::make_error(e);
         return forward<transfer_list>(self, t, a, f);
       },
-      [=](account_balances_atom a, tenant_id t, ledger::account_filter f) {
+      [=](account_balances_atom a, const caller& who, tenant_id t, ledger::account_filter f)
+          -> caf::result<balance_list> {
+        if (auto e = authorize(who, t, security::scope::ledger_read); e != errc::none)
+          return caf::make_error(e);
         return forward<balance_list>(self, t, a, f);
       },
       [=](idle_atom, tenant_id t, uint64_t requests_seen, uint64_t next_expiry_ns) {

@@ -2,6 +2,7 @@
 // Operator-facing value types shared by the storage layer (which produces them), the gateway and the
 // client library (which move them over the wire through schemas/codec).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,26 @@ struct verify_report {
   uint32_t tenants_checked = 0;
   uint64_t accounts_checked = 0;
   uint64_t transfers_checked = 0;
+};
+
+// An API client as the operator sees it (never its secret or hash).
+struct client_info {
+  std::string client_id;
+  std::optional<tenant_id> tenant;  // none: an operator client
+  uint32_t scopes = 0;              // security::scope bits
+  int64_t created_at_ms = 0;
+  int64_t revoked_at_ms = 0;  // 0: active
+};
+
+// One row of the audit table (issue 5): who did or tried what, from where, and how it went.
+struct audit_event {
+  int64_t id = 0;
+  int64_t at_ms = 0;
+  std::string client_id;
+  std::string source;   // peer address "ip:port", or "node"
+  std::string action;   // authenticate, open_session, create_client, revoke_client, rotate_key...
+  std::string outcome;  // "ok" or an errc name
+  std::string detail;   // what was acted on; never a secret, hash or token
 };
 
 }  // namespace caudal

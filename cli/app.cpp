@@ -25,6 +25,10 @@ struct arguments {
   lookup_args transfer_get;
   bench_args bench;
   std::vector<std::string> verify_tenants;
+  client_create_args client_create;
+  client_id_args client_rotate, client_revoke;
+  audit_args audit;
+  std::string token_tenant;
 };
 
 void add_tenant_option(CLI::App* cmd, std::string& tenant) {
@@ -72,6 +76,16 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
         ->type_name("HOST:PORT");
     app.add_option("--client-id", args.global.client_id, "Client id (default: the client file's)");
     app.add_option("--client-secret", args.global.client_secret, "Client secret (default: the client file's)");
+    app.add_option("--ca-file", args.global.ca_file, "CA certificate that signed the node's TLS certificate "
+                   "(default: the client file's ca_file)")
+        ->type_name("PEM");
+    app.add_flag("--insecure", args.global.insecure, "Plain TCP to a node started with --insecure (development only)");
+    app.add_option("--access-token", args.global.access_token,
+                   "Open the session from this access token (see `caudal token`) instead of client credentials")
+        ->type_name("JWT");
+    app.add_option("--auth-scopes", args.global.scopes, "Scopes to ask for when authenticating (default: all held)")
+        ->delimiter(',')
+        ->type_name("NAMES");
     app.add_flag("--json", args.global.json, "Print one JSON object");
 
     // tenant create | list
@@ -185,6 +199,39 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       cmd->add_option("--country", b.country, "Country of the bench tenants")->type_name("CC")->capture_default_str();
     }
 
+    // client create | rotate-secret | revoke | list; keys rotate; audit (operator credentials)
+    auto* clients = app.add_subcommand("client", "API clients (operator credentials)");
+    clients->require_subcommand(1);
+    auto* client_create_cmd = clients->add_subcommand("create", "Create a client; its secret is printed once");
+    client_create_cmd->add_option("--tenant", args.client_create.tenant, "Tenant id or name of the client")
+        ->type_name("T");
+    client_create_cmd->add_flag("--operator", args.client_create.operator_client,
+                                "An operator client (scope admin) instead of a tenant's");
+    client_create_cmd
+        ->add_option("--scopes", args.client_create.scopes,
+                     "Scopes, comma-separated: ledger:read, ledger:write, onboarding (tenants), admin (operators)")
+        ->delimiter(',')
+        ->type_name("NAMES")
+        ->required();
+    auto* client_rotate_cmd = clients->add_subcommand("rotate-secret", "Give a client a new secret (printed once)");
+    client_rotate_cmd->add_option("--id", args.client_rotate.id, "Client id")->required();
+    auto* client_revoke_cmd =
+        clients->add_subcommand("revoke", "Revoke a client: its sessions close, its tokens stop working");
+    client_revoke_cmd->add_option("--id", args.client_revoke.id, "Client id")->required();
+    auto* client_list_cmd = clients->add_subcommand("list", "List the clients (never their secrets)");
+    auto* keys = app.add_subcommand("keys", "Access-token signing keys (operator credentials)");
+    keys->require_subcommand(1);
+    auto* keys_rotate_cmd =
+        keys->add_subcommand("rotate", "A new key signs from now on; the previous one verifies until its tokens expire");
+    auto* audit_cmd = app.add_subcommand("audit", "Authentications, admin actions, client and key changes");
+    audit_cmd->add_option("--since", args.audit.since, "From: ms since the epoch, 2026-11-28T18:00:00Z, or 15m/2h/1d ago")
+        ->type_name("T")
+        ->required();
+    audit_cmd->add_option("--limit", args.audit.limit, "Events at most (1..8190)")->capture_default_str();
+    auto* token_cmd = app.add_subcommand("token", "Authenticate and print an access token (15 minutes by default)");
+    token_cmd->add_option("--tenant", args.token_tenant, "Tenant id or name (default: the operator's token)")
+        ->type_name("T");
+
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -214,6 +261,20 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       return verify(ctx, args.verify_tenants);
     if (bench_cmd->parsed())
       return bench(ctx, args.bench);
+    if (client_create_cmd->parsed())
+      return client_create(ctx, args.client_create);
+    if (client_rotate_cmd->parsed())
+      return client_rotate_secret(ctx, args.client_rotate);
+    if (client_revoke_cmd->parsed())
+      return client_revoke(ctx, args.client_revoke);
+    if (client_list_cmd->parsed())
+      return client_list(ctx);
+    if (keys_rotate_cmd->parsed())
+      return keys_rotate(ctx);
+    if (audit_cmd->parsed())
+      return audit(ctx, args.audit);
+    if (token_cmd->parsed())
+      return token(ctx, args.token_tenant);
     err << "caudal: no command\n";
     return exit_usage;
   } catch (const std::exception& e) {

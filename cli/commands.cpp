@@ -2,6 +2,9 @@
 #include "cli/commands.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <optional>
 #include <utility>
 
@@ -10,6 +13,7 @@
 #include "cli/parse.hpp"
 #include "cli/render.hpp"
 #include "client/connection.hpp"
+#include "security/scopes.hpp"
 
 namespace caudal::cli {
 
@@ -60,6 +64,12 @@ int request_failed(context& ctx, const failure& f, const std::string& server) {
   switch (f.code) {
     case errc::node_down:
       ctx.err << ": cannot reach the node at " << server;
+      if (!f.detail.empty())
+        ctx.err << " (" << f.detail << ")";  // e.g. the TLS handshake's reason; local text, no secret
+      break;
+    case errc::invalid_request:
+      if (!f.detail.empty() && f.detail != "refused by the server")
+        ctx.err << ": " << f.detail;
       break;
     case errc::timeout:
       ctx.err << ": no answer in time; the outcome is unknown (retry with the same ids)";
@@ -96,6 +106,14 @@ client::options session_options(const context& ctx, std::string client_id, std::
   opts.client_id = std::move(client_id);
   opts.client_secret = std::move(client_secret);
   opts.timeout_ms = ctx.global.timeout_ms;
+  opts.insecure = ctx.global.insecure || (ctx.global.ca_file.empty() && ctx.file_error.empty() && ctx.file.insecure);
+  opts.ca_file = ctx.global.ca_file;
+  if (opts.ca_file.empty() && ctx.file_error.empty() && !ctx.file.ca_file.empty()) {
+    std::filesystem::path ca(ctx.file.ca_file);
+    if (ca.is_relative() && ctx.file_path)
+      ca = ctx.file_path->parent_path() / ca;
+    opts.ca_file = ca.string();
+  }
   return opts;
 }
 
@@ -109,13 +127,22 @@ struct opened {
 };
 
 void open_with(context& ctx, opened& o, std::string client_id, std::string client_secret) {
-  const client::options opts = session_options(ctx, std::move(client_id), std::move(client_secret));
+  client::options opts = session_options(ctx, std::move(client_id), std::move(client_secret));
   o.server = opts.server;
+  opts.access_token = ctx.global.access_token;  // set: a session from the token alone
+  opts.scopes = ctx.global.scopes;
+  if (!opts.insecure && opts.ca_file.empty()) {
+    o.code = setup_error(ctx, "no CA file to verify the node's TLS certificate: pass --ca-file, or have " +
+                                  file_name(ctx) + " hold \"ca_file\" (scripts/cluster up writes it)");
+    return;
+  }
   if (auto r = o.conn.open(opts); !r)
     o.code = request_failed(ctx, r.error(), o.server);
 }
 
 void open_operator(context& ctx, opened& o) {
+  if (!ctx.global.access_token.empty())
+    return open_with(ctx, o, {}, {});
   std::string id = ctx.global.client_id;
   std::string secret = ctx.global.client_secret;
   if (id.empty()) {
@@ -146,7 +173,13 @@ void open_tenant(context& ctx, const std::string& tenant, opened& o) {
   const auto entry = ctx.file_error.empty() ? client::find_tenant(ctx.file, tenant) : std::nullopt;
   if (entry)
     expected = entry->id;
-  if (id.empty()) {
+  if (!ctx.global.access_token.empty()) {
+    // The token says which tenant; below, it must be the one asked for.
+    if (!expected) {
+      if (auto numeric = parse_u64_arg("--tenant", tenant))
+        expected = numeric.value();
+    }
+  } else if (id.empty()) {
     if (!ctx.file_error.empty()) {
       o.code = setup_error(ctx, ctx.file_error);
       return;
@@ -592,6 +625,201 @@ int verify(context& ctx, const std::vector<std::string>& tenants) {
           print_verify(ctx.out, report);
         return report.ok ? exit_processed : exit_failed;
       });
+}
+
+// ---- Clients, keys, audit ----
+
+namespace {
+
+json client_json(const client::client_info& c) {
+  json j = {{"client_id", c.client_id},
+            {"tenant_id", c.tenant ? std::to_string(c.tenant->value) : std::string()},
+            {"scopes", security::scope_names(c.scopes)},
+            {"created_at_ms", c.created_at_ms},
+            {"revoked", c.revoked_at_ms != 0}};
+  if (c.revoked_at_ms != 0)
+    j["revoked_at_ms"] = c.revoked_at_ms;
+  return j;
+}
+
+// "2026-11-28T18:00:00.123Z"
+std::string iso_time(int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[96];  // room for any int fields (the compiler cannot bound them)
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+void print_client(std::ostream& out, const client::client_info& c) {
+  out << c.client_id << "  " << (c.tenant ? "tenant " + std::to_string(c.tenant->value) : std::string("operator"))
+      << "  " << security::scope_string(c.scopes) << (c.revoked_at_ms != 0 ? "  REVOKED" : "") << '\n';
+}
+
+}  // namespace
+
+result<int64_t> parse_since(const std::string& text, int64_t now_ms) {
+  if (text.empty())
+    return usage_error("--since is required (ms since the epoch, 2026-11-28T18:00:00Z, or 15m ago)");
+  const char unit = text.back();
+  const bool relative = unit == 's' || unit == 'm' || unit == 'h' || unit == 'd';
+  const std::string digits = relative ? text.substr(0, text.size() - 1) : text;
+  if (!digits.empty() && digits.size() <= 15 && std::all_of(digits.begin(), digits.end(), ::isdigit)) {
+    int64_t n = std::stoll(digits);
+    if (!relative)
+      return n;
+    int64_t per = unit == 's' ? 1000 : unit == 'm' ? 60'000 : unit == 'h' ? 3'600'000 : 86'400'000;
+    return std::max<int64_t>(0, now_ms - n * per);
+  }
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (end != nullptr && (std::string(end) == "Z" || std::string(end).empty()))
+    return static_cast<int64_t>(timegm(&tm)) * 1000;
+  return usage_error("--since '" + text + "': expected ms since the epoch, 2026-11-28T18:00:00Z, or 15m/2h/1d ago");
+}
+
+int client_create(context& ctx, const client_create_args& a) {
+  if (a.operator_client == !a.tenant.empty())
+    return usage(ctx, "give either --tenant T or --operator");
+  if (a.scopes.empty())
+    return usage(ctx, "--scopes is required (ledger:read, ledger:write, onboarding; admin for --operator)");
+  if (auto known = security::parse_scopes(a.scopes); !known)
+    return usage(ctx, known.error());
+  uint64_t tenant = 0;
+  if (!a.operator_client) {
+    const auto entry = ctx.file_error.empty() ? client::find_tenant(ctx.file, a.tenant) : std::nullopt;
+    if (entry) {
+      tenant = entry->id;
+    } else if (auto numeric = parse_u64_arg("--tenant", a.tenant)) {
+      tenant = numeric.value();
+    } else {
+      return usage(ctx, "--tenant '" + a.tenant + "': not a tenant id, and no tenant of that name in " + file_name(ctx));
+    }
+    if (tenant == 0)
+      return usage(ctx, "--tenant must not be 0");
+  }
+  return call_and_print(
+      ctx, as_operator(ctx), [&](client::connection& c) { return c.create_client(tenant, a.scopes); },
+      [&](const client::new_client& created) {
+        if (ctx.global.json) {
+          json j = client_json(created.client);
+          j["client_secret"] = created.client_secret;
+          print_json(ctx, j);
+        } else {
+          print_client(ctx.out, created.client);
+          ctx.out << "client secret (shown once): " << created.client_secret << '\n';
+        }
+        return exit_processed;
+      });
+}
+
+int client_rotate_secret(context& ctx, const client_id_args& a) {
+  return call_and_print(
+      ctx, as_operator(ctx), [&](client::connection& c) { return c.rotate_client_secret(a.id); },
+      [&](const std::string& secret) {
+        if (ctx.global.json)
+          print_json(ctx, json{{"client_id", a.id}, {"client_secret", secret}});
+        else
+          ctx.out << "new client secret of " << a.id << " (shown once): " << secret << '\n';
+        return exit_processed;
+      });
+}
+
+int client_revoke(context& ctx, const client_id_args& a) {
+  return call_and_print(
+      ctx, as_operator(ctx), [&](client::connection& c) { return c.revoke_client(a.id); },
+      [&](const client::client_info& revoked) {
+        if (ctx.global.json)
+          print_json(ctx, client_json(revoked));
+        else
+          print_client(ctx.out, revoked);
+        return exit_processed;
+      });
+}
+
+int client_list(context& ctx) {
+  return call_and_print(
+      ctx, as_operator(ctx), [](client::connection& c) { return c.list_clients(); },
+      [&](const std::vector<client::client_info>& clients) {
+        if (ctx.global.json) {
+          json list = json::array();
+          for (const auto& c : clients)
+            list.push_back(client_json(c));
+          print_json(ctx, json{{"clients", list}});
+        } else {
+          for (const auto& c : clients)
+            print_client(ctx.out, c);
+        }
+        return exit_processed;
+      });
+}
+
+int keys_rotate(context& ctx) {
+  return call_and_print(
+      ctx, as_operator(ctx), [](client::connection& c) { return c.rotate_signing_key(); },
+      [&](const std::string& kid) {
+        if (ctx.global.json)
+          print_json(ctx, json{{"key_id", kid}});
+        else
+          ctx.out << "token signing key " << kid << " signs from now on; the previous one verifies until its tokens "
+                                                    "expire\n";
+        return exit_processed;
+      });
+}
+
+int audit(context& ctx, const audit_args& a) {
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  auto since = parse_since(a.since, now_ms);
+  if (!since)
+    return usage(ctx, since.error());
+  auto limit = parse_u64_arg("--limit", a.limit);
+  if (!limit || limit.value() == 0 || limit.value() > limits::max_query_rows)
+    return usage(ctx, "--limit must be 1.." + std::to_string(limits::max_query_rows));
+  return call_and_print(
+      ctx, as_operator(ctx),
+      [&](client::connection& c) { return c.list_audit(since.value(), static_cast<uint32_t>(limit.value())); },
+      [&](const std::vector<client::audit_event>& events) {
+        if (ctx.global.json) {
+          json list = json::array();
+          for (const auto& e : events)
+            list.push_back({{"id", e.id},
+                            {"at_ms", e.at_ms},
+                            {"client_id", e.client_id},
+                            {"source", e.source},
+                            {"action", e.action},
+                            {"outcome", e.outcome},
+                            {"detail", e.detail}});
+          print_json(ctx, json{{"events", list}});
+        } else {
+          for (const auto& e : events)
+            ctx.out << iso_time(e.at_ms) << "  " << e.client_id << "  " << e.source << "  " << e.action << "  " << e.outcome
+                    << (e.detail.empty() ? "" : "  " + e.detail) << '\n';
+        }
+        return exit_processed;
+      });
+}
+
+int token(context& ctx, const std::string& tenant) {
+  opened o;
+  if (tenant.empty())
+    open_operator(ctx, o);
+  else
+    open_tenant(ctx, tenant, o);
+  if (o.code != exit_processed)
+    return o.code;
+  if (ctx.global.json) {
+    print_json(ctx, json{{"access_token", o.conn.access_token()},
+                         {"expires_at_ms", o.conn.expires_at_ms()},
+                         {"scopes", o.conn.scopes()},
+                         {"tenant_id", o.conn.is_admin() ? std::string() : std::to_string(o.conn.tenant().value)}});
+  } else {
+    ctx.out << o.conn.access_token() << '\n';
+  }
+  return exit_processed;
 }
 
 }  // namespace caudal::cli

@@ -24,6 +24,10 @@ struct global_options {
   std::string server;  // empty: the client file's, else 127.0.0.1:7400
   std::string client_id;
   std::string client_secret;
+  std::string ca_file;    // empty: the client file's
+  bool insecure = false;  // plain TCP (a node started with --insecure)
+  std::string access_token;         // set: sessions are opened from this token (no client id or secret)
+  std::vector<std::string> scopes;  // scopes asked for at authentication (empty: all the client holds)
   bool json = false;
   uint32_t timeout_ms = 30000;
 };
@@ -80,6 +84,23 @@ struct query_args {
   bool debits = false, credits = false, reversed = false;  // neither debits nor credits: both
 };
 
+// Clients, keys and the audit table (operator credentials).
+struct client_create_args {
+  std::string tenant;                // id or name; empty with operator_client
+  bool operator_client = false;      // an operator client (scope admin) instead of a tenant's
+  std::vector<std::string> scopes;   // ledger:read, ledger:write, onboarding, admin
+};
+struct client_id_args {
+  std::string id;
+};
+struct audit_args {
+  std::string since;          // ms since the epoch, an ISO time "2026-11-28T18:00:00Z", or "15m" ago (s/m/h/d)
+  std::string limit = "1000";
+};
+
+// `--since`: milliseconds since the epoch at `now_ms`, or a usage error.
+result<int64_t> parse_since(const std::string& text, int64_t now_ms);
+
 // Pure builders (unit-tested): the batch or filter the options describe, or a usage error.
 result<std::vector<ledger::account>> accounts_from_args(const account_create_args& a);
 result<std::vector<ledger::transfer>> transfers_from_args(const transfer_create_args& a);
@@ -95,10 +116,19 @@ int account_balances(context& ctx, const query_args& a);
 int transfer_create(context& ctx, const transfer_create_args& a);
 int transfer_get(context& ctx, const lookup_args& a);
 int verify(context& ctx, const std::vector<std::string>& tenants);
+int client_create(context& ctx, const client_create_args& a);
+int client_rotate_secret(context& ctx, const client_id_args& a);
+int client_revoke(context& ctx, const client_id_args& a);
+int client_list(context& ctx);
+int keys_rotate(context& ctx);
+int audit(context& ctx, const audit_args& a);
+// Authenticates (as the tenant's client, or the operator when `tenant` is empty) and prints the access token.
+int token(context& ctx, const std::string& tenant);
 
 // For commands defined in other files (bench). Each prints what went wrong and returns the exit code;
 // exit_processed means it worked.
-// The options of a session at the command's server (--server, else the client file's) with these credentials.
+// The options of a session at the command's server (--server, else the client file's) with these credentials
+// and the TLS settings (--ca-file/--insecure, else the client file's); no access token.
 client::options session_options(const context& ctx, std::string client_id, std::string client_secret);
 // An operator session in `conn`, with the operator's credentials (flags, else the client file).
 int open_operator_session(context& ctx, client::connection& conn);

@@ -90,6 +90,10 @@ nlohmann::json to_json(const client_file& f) {
   j["server"] = f.server;
   j["client_id"] = f.client_id;
   j["client_secret"] = f.client_secret;
+  if (!f.ca_file.empty())
+    j["ca_file"] = f.ca_file;
+  if (f.insecure)
+    j["insecure"] = true;
   nlohmann::json tenants = nlohmann::json::object();
   for (const auto& [id, c] : f.tenants) {
     tenants[std::to_string(id)] = {{"name", c.name}, {"client_id", c.client_id}, {"client_secret", c.client_secret}};
@@ -103,10 +107,16 @@ result<client_file> client_file_from_json(const nlohmann::json& j) {
     return bad_file("expected a JSON object");
   client_file f;
   const std::pair<const char*, std::string*> fields[] = {
-      {"server", &f.server}, {"client_id", &f.client_id}, {"client_secret", &f.client_secret}};
+      {"server", &f.server}, {"client_id", &f.client_id}, {"client_secret", &f.client_secret},
+      {"ca_file", &f.ca_file}};
   for (const auto& [key, out] : fields) {
     if (!get_string(j, key, *out))
       return bad_file(std::string("\"") + key + "\" must be a string");
+  }
+  if (auto it = j.find("insecure"); it != j.end() && !it->is_null()) {
+    if (!it->is_boolean())
+      return bad_file("\"insecure\" must be true or false");
+    f.insecure = it->get<bool>();
   }
   if (auto it = j.find("tenants"); it != j.end() && !it->is_null()) {
     if (!it->is_object())
@@ -126,7 +136,8 @@ result<client_file> client_file_from_json(const nlohmann::json& j) {
     }
   }
   for (const auto& [key, value] : j.items()) {
-    if (key != "server" && key != "client_id" && key != "client_secret" && key != "tenants")
+    if (key != "server" && key != "client_id" && key != "client_secret" && key != "tenants" && key != "ca_file" &&
+        key != "insecure")
       f.other[key] = value;
   }
   return f;

@@ -1,7 +1,7 @@
 #pragma once
 // The client defaults file: where the node is, the operator's credentials, and each tenant's client.
 //
-//   {"server": "127.0.0.1:7400", "client_id": "operator", "client_secret": "...",
+//   {"server": "127.0.0.1:7400", "ca_file": "/path/ca.pem", "client_id": "operator", "client_secret": "...",
 //    "tenants": {"<tenant_id>": {"name": "...", "client_id": "...", "client_secret": "..."}}}
 //
 // scripts/cluster writes it; `caudal tenant create` adds tenants to it. It holds secrets: written
@@ -28,6 +28,8 @@ struct tenant_credentials {
 
 struct client_file {
   std::string server;
+  std::string ca_file;    // the CA that signed the nodes' TLS certificates (relative: to the file's folder)
+  bool insecure = false;  // plain TCP to a node started with --insecure (development only)
   std::string client_id;  // the operator's client
   std::string client_secret;
   std::map<uint64_t, tenant_credentials> tenants;   // by tenant id

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "base/limits.hpp"
+#include "security/tls.hpp"
 
 namespace caudal::client {
 
@@ -77,6 +78,16 @@ result<std::vector<Code>> codes_of(List list, size_t sent) {
   return out;
 }
 
+// The host part of "host:port", "[v6]:port" or "host": the name the server's certificate must carry.
+std::string host_of(const std::string& server) {
+  if (!server.empty() && server.front() == '[') {
+    auto close = server.find(']');
+    return close == std::string::npos ? server : server.substr(1, close - 1);
+  }
+  auto colon = server.rfind(':');
+  return colon == std::string::npos ? server : server.substr(0, colon);
+}
+
 template <class Builder, class Item>
 void fill_ids(Builder list, const std::vector<Item>& ids) {
   for (unsigned i = 0; i < list.size(); ++i)
@@ -91,12 +102,16 @@ struct connection::impl {
   std::shared_ptr<thread_loop> loop;  // set by open(), on the thread that then owns the connection
   std::thread::id owner;
   uint32_t timeout_ms = 30000;
+  std::unique_ptr<security::tls_context> tls;  // outlives the stream it wraps
   kj::Own<kj::AsyncIoStream> stream;
   kj::Own<capnp::TwoPartyClient> rpc;
   kj::Maybe<api::Session::Client> session;
   kj::Maybe<api::Admin::Client> admin_cap;
   tenant_id tenant;
   bool admin = false;
+  std::vector<std::string> scopes;
+  std::string access_token;
+  int64_t expires_at_ms = 0;
 
   ~impl() { reset(); }
 
@@ -105,8 +120,13 @@ struct connection::impl {
     session = nullptr;
     rpc = nullptr;
     stream = nullptr;
+    tls = nullptr;
     tenant = tenant_id{};
     admin = false;
+    scopes.clear();
+    std::fill(access_token.begin(), access_token.end(), '\0');
+    access_token.clear();
+    expires_at_ms = 0;
     if (loop) {
       // Let the RPC system's teardown run now, so nothing is left queued on the thread's loop.
       try {
@@ -205,6 +225,15 @@ result<void> connection::open(const options& o) {
   m.timeout_ms = o.timeout_ms == 0 ? 1 : o.timeout_ms;
   if (o.server.empty())
     return failure{errc::invalid_request, "no server address"};
+  if (!o.insecure) {
+    if (o.ca_file.empty())
+      return failure{errc::invalid_request,
+                     "no CA file to verify the node's TLS certificate (or insecure for a plain-TCP node)"};
+    auto made = security::make_client_tls(o.ca_file);
+    if (!made)
+      return made.error();
+    m.tls = std::move(made.value());
+  }
   try {
     if (!m.loop) {
       m.loop = acquire_loop();
@@ -214,13 +243,21 @@ result<void> connection::open(const options& o) {
     return failure{errc::internal, std::string("cannot set up a kj event loop: ") + e.getDescription().cStr()};
   }
 
-  // 1. TCP (a later issue wraps this stream in TLS, which is why this is not EzRpc).
+  // 1. TCP, then TLS 1.3 unless insecure (which is why this is not EzRpc). The handshake verifies the
+  // server's certificate against the CA and the host we dialled.
+  const std::string host = host_of(o.server);
+  kj::TlsContext* tls = m.tls ? m.tls->context.get() : nullptr;
   auto stream = m.run<kj::Own<kj::AsyncIoStream>>([&] {
     return m.loop->io.provider->getNetwork()
         .parseAddress(kj::StringPtr(o.server.c_str(), o.server.size()), default_port)
         .then([](kj::Own<kj::NetworkAddress>&& addr) {
           auto connected = addr->connect();
           return connected.attach(kj::mv(addr));
+        })
+        .then([tls, host](kj::Own<kj::AsyncIoStream>&& s) -> kj::Promise<kj::Own<kj::AsyncIoStream>> {
+          if (tls == nullptr)
+            return kj::mv(s);
+          return tls->wrapClient(kj::mv(s), kj::StringPtr(host.c_str(), host.size()));
         })
         .then([](kj::Own<kj::AsyncIoStream>&& s) -> result<kj::Own<kj::AsyncIoStream>> { return kj::mv(s); });
   });
@@ -232,23 +269,51 @@ result<void> connection::open(const options& o) {
   m.stream = kj::mv(stream).value();
   m.rpc = kj::heap<capnp::TwoPartyClient>(*m.stream);
 
-  // 2. Authenticate: the Session capability is the authority.
+  // 2. Authenticate (client credentials, or an access token): the Session capability is the authority.
   struct authenticated {
     api::Session::Client session;
     tenant_id tenant;
     bool admin;
+    std::vector<std::string> scopes;
+    std::string token;
+    int64_t expires_at_ms;
+  };
+  auto names = [](capnp::List<capnp::Text>::Reader list) {
+    std::vector<std::string> out;
+    for (auto n : list)
+      out.emplace_back(n.cStr(), n.size());
+    return out;
   };
   auto gateway = m.rpc->bootstrap().castAs<api::Gateway>();
-  auto auth = m.run<authenticated>([&] {
+  auto auth = m.run<authenticated>([&]() -> kj::Promise<result<authenticated>> {
+    if (!o.access_token.empty()) {
+      auto req = gateway.openSessionRequest();
+      req.setAccessToken(kj::StringPtr(o.access_token.c_str(), o.access_token.size()));
+      return req.send().then(
+          [names](capnp::Response<api::Gateway::OpenSessionResults>&& resp) -> result<authenticated> {
+            failure f;
+            if (refused(resp, f))
+              return f;
+            return authenticated{resp.getSession(), tenant_id{resp.getTenantId()}, resp.getAdmin(),
+                                 names(resp.getScopes()), std::string(), resp.getExpiresAtMs()};
+          });
+    }
     auto req = gateway.authenticateRequest();
     req.setClientId(kj::StringPtr(o.client_id.c_str(), o.client_id.size()));
     req.setClientSecret(kj::StringPtr(o.client_secret.c_str(), o.client_secret.size()));
-    return req.send().then([](capnp::Response<api::Gateway::AuthenticateResults>&& resp) -> result<authenticated> {
-      failure f;
-      if (refused(resp, f))
-        return f;
-      return authenticated{resp.getSession(), tenant_id{resp.getTenantId()}, resp.getAdmin()};
-    });
+    auto scopes = req.initScopes(static_cast<unsigned>(o.scopes.size()));
+    for (unsigned i = 0; i < scopes.size(); ++i)
+      scopes.set(i, kj::StringPtr(o.scopes[i].c_str(), o.scopes[i].size()));
+    return req.send().then(
+        [names](capnp::Response<api::Gateway::AuthenticateResults>&& resp) -> result<authenticated> {
+          failure f;
+          if (refused(resp, f))
+            return f;
+          auto token = resp.getAccessToken();
+          return authenticated{resp.getSession(), tenant_id{resp.getTenantId()}, resp.getAdmin(),
+                               names(resp.getScopes()), std::string(token.cStr(), token.size()),
+                               resp.getExpiresAtMs()};
+        });
   });
   if (!auth) {
     m.reset();
@@ -257,6 +322,9 @@ result<void> connection::open(const options& o) {
   m.session = auth->session;
   m.tenant = auth->tenant;
   m.admin = auth->admin;
+  m.scopes = std::move(auth->scopes);
+  m.access_token = std::move(auth->token);
+  m.expires_at_ms = auth->expires_at_ms;
   return {};
 }
 
@@ -277,6 +345,20 @@ tenant_id connection::tenant() const {
 
 bool connection::is_admin() const {
   return impl_ && impl_->admin;
+}
+
+const std::vector<std::string>& connection::scopes() const {
+  static const std::vector<std::string> none;
+  return impl_ ? impl_->scopes : none;
+}
+
+const std::string& connection::access_token() const {
+  static const std::string none;
+  return impl_ ? impl_->access_token : none;
+}
+
+int64_t connection::expires_at_ms() const {
+  return impl_ ? impl_->expires_at_ms : 0;
 }
 
 result<account_results> connection::create_accounts(const std::vector<ledger::account>& accounts) {
@@ -435,6 +517,90 @@ result<void> connection::inject_fault(const fault& flt) {
   if (!r)
     return r.error();
   return {};
+}
+
+result<new_client> connection::create_client(uint64_t tenant, const std::vector<std::string>& scopes) {
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  return impl_->call<new_client>(
+      impl_->admin_client(),
+      [&](api::Admin::Client& a) {
+        auto req = a.createClientRequest();
+        req.setTenantId(tenant);
+        auto list = req.initScopes(static_cast<unsigned>(scopes.size()));
+        for (unsigned i = 0; i < list.size(); ++i)
+          list.set(i, kj::StringPtr(scopes[i].c_str(), scopes[i].size()));
+        return req;
+      },
+      [](auto& resp) {
+        new_client out;
+        out.client = wire::from_wire(resp.getClient());
+        auto secret = resp.getClientSecret();
+        out.client_secret.assign(secret.begin(), secret.size());
+        return out;
+      });
+}
+
+result<std::string> connection::rotate_client_secret(const std::string& client_id) {
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  return impl_->call<std::string>(
+      impl_->admin_client(),
+      [&](api::Admin::Client& a) {
+        auto req = a.rotateClientSecretRequest();
+        req.setClientId(kj::StringPtr(client_id.c_str(), client_id.size()));
+        return req;
+      },
+      [](auto& resp) {
+        auto secret = resp.getClientSecret();
+        return std::string(secret.begin(), secret.size());
+      });
+}
+
+result<client_info> connection::revoke_client(const std::string& client_id) {
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  return impl_->call<client_info>(
+      impl_->admin_client(),
+      [&](api::Admin::Client& a) {
+        auto req = a.revokeClientRequest();
+        req.setClientId(kj::StringPtr(client_id.c_str(), client_id.size()));
+        return req;
+      },
+      [](auto& resp) { return wire::from_wire(resp.getClient()); });
+}
+
+result<std::vector<client_info>> connection::list_clients() {
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  return impl_->call<std::vector<client_info>>(
+      impl_->admin_client(), [](api::Admin::Client& a) { return a.listClientsRequest(); },
+      [](auto& resp) { return from_list<client_info>(resp.getClients()); });
+}
+
+result<std::string> connection::rotate_signing_key() {
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  return impl_->call<std::string>(
+      impl_->admin_client(), [](api::Admin::Client& a) { return a.rotateSigningKeyRequest(); },
+      [](auto& resp) {
+        auto kid = resp.getKeyId();
+        return std::string(kid.begin(), kid.size());
+      });
+}
+
+result<std::vector<audit_event>> connection::list_audit(int64_t since_ms, uint32_t limit) {
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  return impl_->call<std::vector<audit_event>>(
+      impl_->admin_client(),
+      [&](api::Admin::Client& a) {
+        auto req = a.listAuditRequest();
+        req.setSinceMs(since_ms);
+        req.setLimit(limit);
+        return req;
+      },
+      [](auto& resp) { return from_list<audit_event>(resp.getEvents()); });
 }
 
 }  // namespace caudal::client

@@ -9,7 +9,8 @@
 // values: capnp/kj exceptions never escape this class.
 //
 // Errors: a request the server refused answers failure{the response's error code}; a lost or refused
-// connection answers errc::node_down; a deadline passed answers errc::timeout (the outcome is unknown;
+// connection answers errc::node_down (a TLS handshake that fails too: an untrusted or misnamed server
+// certificate, or a server that does not speak TLS 1.3); a deadline passed answers errc::timeout (the outcome is unknown;
 // retry with the same ids); more than limits::max_batch_items items answers errc::batch_too_large without
 // sending anything.
 #include <cstdint>
@@ -30,6 +31,15 @@ struct options {
   std::string client_id;
   std::string client_secret;
   uint32_t timeout_ms = 30000;  // deadline of each call; open() gives it to the connect and to authenticate
+  // Transport: TLS 1.3, trusting only the CA certificate(s) in ca_file; the server's certificate must name
+  // the host of `server`. Plain TCP only with insecure = true (a node started with --insecure). Neither
+  // set: open() answers errc::invalid_request without connecting.
+  std::string ca_file;
+  bool insecure = false;
+  // OAuth 2.0 client credentials: the scopes asked for (empty: all the client holds). With access_token
+  // set, open() opens a session from that token instead (client_id/secret are not sent).
+  std::vector<std::string> scopes;
+  std::string access_token;
 };
 
 constexpr uint16_t default_port = 7400;
@@ -38,6 +48,14 @@ using tenant_info = wire::tenant_info;
 using verify_report = wire::verify_report;
 using fault_kind = wire::fault_kind;
 using fault = wire::fault;
+
+using client_info = wire::client_info;
+using audit_event = wire::audit_event;
+
+struct new_client {
+  client_info client;
+  std::string client_secret;  // shown once: the server keeps only its hash
+};
 
 struct new_tenant {
   tenant_info tenant;
@@ -69,6 +87,11 @@ class connection {
 
   tenant_id tenant() const;  // 0 for operator sessions
   bool is_admin() const;
+  // The session's scopes (names), its access token (empty for a session opened from a token) and when
+  // both end (ms since the epoch). After that, calls answer errc::unauthenticated: open() again.
+  const std::vector<std::string>& scopes() const;
+  const std::string& access_token() const;
+  int64_t expires_at_ms() const;
 
   // Tenant sessions. Batches of at most limits::max_batch_items items (an empty one is sent as it is).
   result<account_results> create_accounts(const std::vector<ledger::account>& accounts);
@@ -85,6 +108,13 @@ class connection {
   // Of these tenants (at most limits::max_batch_items), or of all when empty.
   result<verify_report> verify(const std::vector<tenant_id>& tenants = {});
   result<void> inject_fault(const fault& f);  // nodes without --test-hooks answer errc::not_enabled
+  // Clients: tenant 0 makes an operator client (scope admin). Scope names as in security/scopes.hpp.
+  result<new_client> create_client(uint64_t tenant, const std::vector<std::string>& scopes);
+  result<std::string> rotate_client_secret(const std::string& client_id);  // the new secret
+  result<client_info> revoke_client(const std::string& client_id);
+  result<std::vector<client_info>> list_clients();
+  result<std::string> rotate_signing_key();  // the new key id
+  result<std::vector<audit_event>> list_audit(int64_t since_ms, uint32_t limit);
 
  private:
   struct impl;

@@ -6,14 +6,18 @@
 // blocking calls or secret hashing here (authentication runs on the admin workers). Errors sent to
 // clients are stable codes, never internal text.
 #include <caf/all.hpp>
+#include <kj/timer.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <memory>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "base/metrics.hpp"
 #include "schemas/api.capnp.h"
+#include "security/key_ring.hpp"
+#include "security/rate_limiter.hpp"
 
 namespace caudal::cluster {
 
@@ -27,8 +31,35 @@ struct gateway_context {
   bool test_hooks = false;
   std::shared_ptr<spdlog::logger> log;
   metrics::registry* metrics = nullptr;  // request counts and latencies per operation and tenant
+  // Authentication (issue 5): the token keys (shared with the admin workers), time, limits.
+  std::shared_ptr<security::key_ring> keys;
+  const caudal::clock* clock = nullptr;
+  security::rate_limit_policy auth_failures;  // failed authentications per client id and per source address
+  uint32_t revocation_poll_ms = 2000;         // how often other nodes' revocations are read from PostgreSQL
+  size_t max_audit_in_flight = 1024;          // audit writes queued to the admin workers; past it: dropped, logged
+  size_t max_sessions_per_client = 10000;     // live sessions of one client on this node
+  uint32_t token_ttl_s = 900;                 // access token lifetime (bounds how long revocations are kept)
 };
 
-api::Gateway::Client make_gateway(std::shared_ptr<const gateway_context> ctx);
+class gateway_auth;
+struct request_metrics;
+
+// One per node, on the kj thread: the shared authentication state (sessions by client, failed-attempt
+// limiters, revocations, audit writes) and a Gateway capability per connection, which knows its peer.
+class gateway {
+ public:
+  explicit gateway(std::shared_ptr<const gateway_context> ctx, kj::Timer& timer);
+  ~gateway();
+  // The bootstrap capability of a connection from `peer` ("ip:port").
+  api::Gateway::Client connect(const std::string& peer);
+  // Reads clients revoked on any node every revocation_poll_ms and closes their sessions here; runs until
+  // cancelled (drop the promise).
+  kj::Promise<void> poll_revocations();
+
+ private:
+  std::shared_ptr<const gateway_context> ctx_;
+  std::shared_ptr<gateway_auth> auth_;
+  std::shared_ptr<const request_metrics> metrics_;
+};
 
 }  // namespace caudal::cluster

@@ -23,7 +23,9 @@
 #include "cluster/gateway.hpp"
 #include "cluster/http_endpoint.hpp"
 #include "cluster/rpc_server.hpp"
+#include "security/key_wrap.hpp"
 #include "security/secret_hash.hpp"
+#include "security/tls.hpp"
 #include "storage/admin_store.hpp"
 #include "storage/migrations.hpp"
 #include "storage/pg_connection.hpp"
@@ -122,15 +124,51 @@ int run_node(const node_config& cfg) {
   auto log = make_loggers(cfg);
   log.node->info("caudal-node {} starting (region {}, config {})", cfg.node_id, cfg.region,
                  cfg.config_file.empty() ? "defaults and flags" : cfg.config_file);
+  if (auto r = check_transport_security(cfg); !r.ok()) {
+    log.node->critical("{}", r.error().detail);
+    return 1;
+  }
   if (auto r = prepare_database(cfg, *log.node); !r.ok()) {
     log.node->critical("cannot prepare the database: {}", r.error().detail);
     return 1;
+  }
+
+  // The key that encrypts the token signing keys at rest.
+  std::string kek;
+  if (cfg.auth_key_file.empty()) {
+    log.node->warn("auth.key_file is not set: token signing keys are stored unencrypted in PostgreSQL");
+  } else {
+    auto text = read_secret_file(cfg.auth_key_file);
+    auto parsed = text.ok() ? security::parse_kek_hex(text->secret) : result<std::string>(text.error());
+    if (!parsed.ok()) {
+      log.node->critical("auth.key_file '{}': {}", cfg.auth_key_file, parsed.error().detail);
+      return 1;
+    }
+    if (!text->warning.empty())
+      log.node->warn("{}", text->warning);
+    kek = std::move(parsed.value());
   }
 
   // Signals are captured before any thread exists (CAF's scheduler), so only the kj loop receives them.
   kj::UnixEventPort::captureSignal(SIGTERM);
   kj::UnixEventPort::captureSignal(SIGINT);
   auto io = kj::setupAsyncIo();
+
+  // TLS 1.3 on the client API; plain TCP only when asked for explicitly.
+  std::unique_ptr<security::tls_context> tls;
+  if (cfg.insecure) {
+    log.node->warn("insecure: the client API is plain TCP without TLS (development only; never in production)");
+  } else {
+    auto made = security::make_server_tls({cfg.tls_cert_file, cfg.tls_key_file, cfg.tls_ca_file},
+                                          io.provider->getTimer(),
+                                          static_cast<uint32_t>(cfg.tls_handshake_timeout_ms));
+    if (!made.ok()) {
+      log.node->critical("cannot set up TLS: {}", made.error().detail);
+      return 1;
+    }
+    tls = std::move(made.value());
+    log.node->info("client API: TLS 1.3 only, certificate {}", cfg.tls_cert_file);
+  }
 
   system_clock clock;
   metrics::registry metrics;
@@ -152,11 +190,41 @@ int run_node(const node_config& cfg) {
         actors::batch_writer,
         actors::batch_writer_config{cfg.pg_url, cfg.writer_max_items, log.writer, &metrics, writer_healthy.back()}));
   }
-  services->readers = actors::spawn_db_readers(sys, {cfg.pg_url, "caudal-reader", cfg.pg_readers, log.db});
-  services->admin = actors::spawn_admin_workers(sys, {cfg.pg_url, "caudal-admin", 2, log.db});
+  actors::db_pool_config reader_cfg;
+  reader_cfg.pg_url = cfg.pg_url;
+  reader_cfg.application_name = "caudal-reader";
+  reader_cfg.size = cfg.pg_readers;
+  reader_cfg.log = log.db;
+  services->readers = actors::spawn_db_readers(sys, reader_cfg);
+  auto keys = std::make_shared<security::key_ring>();
+  actors::db_pool_config admin_cfg;
+  admin_cfg.pg_url = cfg.pg_url;
+  admin_cfg.application_name = "caudal-admin";
+  admin_cfg.size = 2;
+  admin_cfg.log = log.db;
+  admin_cfg.key_encryption_key = std::move(kek);
+  admin_cfg.keys = keys;
+  admin_cfg.token_ttl_s = static_cast<uint32_t>(cfg.token_ttl_s);
+  admin_cfg.clock = &clock;
+  services->admin = actors::spawn_admin_workers(sys, admin_cfg);
   // verify reads whole tenants or the whole ledger: on its own connection, so authentication never waits
-  // behind it; verifies queue there one at a time.
-  auto checker = actors::spawn_admin_workers(sys, {cfg.pg_url, "caudal-verify", 1, log.db});
+  // behind it; verifies queue there one at a time. It only ever verifies (no keys).
+  actors::db_pool_config checker_cfg;
+  checker_cfg.pg_url = cfg.pg_url;
+  checker_cfg.application_name = "caudal-verify";
+  checker_cfg.size = 1;
+  checker_cfg.log = log.db;
+  auto checker = actors::spawn_admin_workers(sys, checker_cfg);
+  {
+    // The token keys before serving (the first node makes the first key). Not fatal: authentication loads
+    // them itself when they are missing.
+    caf::scoped_actor self{sys};
+    self->request(services->admin, std::chrono::seconds(30), actors::load_keys_atom::value)
+        .receive([&] { log.node->info("token signing keys loaded ({} usable)", keys->size()); },
+                 [&](caf::error& e) {
+                   log.node->warn("cannot load token signing keys yet ({})", errc_name(actors::to_errc(e)));
+                 });
+  }
   auto registry = actors::spawn_tenant_registry(sys, services);
 
   auto gw = std::make_shared<gateway_context>();
@@ -170,13 +238,25 @@ int run_node(const node_config& cfg) {
   gw->test_hooks = cfg.test_hooks;
   gw->log = log.gateway;
   gw->metrics = &metrics;
+  gw->keys = keys;
+  gw->clock = &clock;
+  gw->auth_failures.max_failures = static_cast<uint32_t>(cfg.auth_max_failures);
+  gw->auth_failures.window_ms = cfg.auth_failure_window_ms;
+  gw->revocation_poll_ms = static_cast<uint32_t>(cfg.revocation_poll_ms);
+  gw->token_ttl_s = static_cast<uint32_t>(cfg.token_ttl_s);
   if (cfg.test_hooks)
     log.node->warn("test hooks are enabled: fault injection is possible (never use in production)");
 
   int status = 0;
   try {
-    rpc_server rpc(io, cfg.rpc_listen, make_gateway(gw), cfg.rpc_max_connections);
+    gateway api(gw, io.provider->getTimer());
+    rpc_server rpc(
+        io, cfg.rpc_listen, [&api](const std::string& peer) { return api.connect(peer); }, cfg.rpc_max_connections,
+        tls ? tls->context.get() : nullptr);
     auto serving = rpc.serve();
+    auto polling = api.poll_revocations().eagerlyEvaluate([&log](kj::Exception&& e) {
+      log.node->error("revocation poll stopped: {}", e.getDescription().cStr());
+    });
 
     // Healthy while the batch writers can reach PostgreSQL: without them nothing can be acknowledged.
     auto healthy = [writer_healthy] {

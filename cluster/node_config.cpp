@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <toml++/toml.h>
@@ -51,6 +52,28 @@ const std::vector<setting>& settings() {
        &node_config::rpc_max_connections, 1, 1u << 20},
       {"http", "listen", "http-listen", "/metrics and /healthz address host:port (port 0: pick a free one)",
        &node_config::http_listen},
+      {"tls", "cert_file", "tls-cert-file", "PEM certificate (chain, leaf first) the client API presents",
+       &node_config::tls_cert_file},
+      {"tls", "key_file", "tls-key-file", "PEM private key of that certificate (mode 600)", &node_config::tls_key_file},
+      {"tls", "ca_file", "tls-ca-file", "PEM CA certificate of the cluster (inter-node TLS; optional for now)",
+       &node_config::tls_ca_file},
+      {"tls", "handshake_timeout_ms", "tls-handshake-timeout-ms", "TLS handshakes not done by then are dropped",
+       &node_config::tls_handshake_timeout_ms, 100, 600'000},
+      {"tls", "insecure", "insecure", "plain TCP on the client API, no TLS (development only; never in production)",
+       &node_config::insecure},
+      {"auth", "token_ttl_s", "token-ttl-s", "access token lifetime in seconds (sessions end with their token)",
+       &node_config::token_ttl_s, 10, 86'400},
+      {"auth", "revocation_poll_ms", "revocation-poll-ms",
+       "how often revocations made on other nodes are read from PostgreSQL", &node_config::revocation_poll_ms, 100,
+       600'000},
+      {"auth", "max_failures", "auth-max-failures",
+       "failed authentications allowed per client id and per source address within the window",
+       &node_config::auth_max_failures, 1, 1'000'000},
+      {"auth", "failure_window_ms", "auth-failure-window-ms", "the window of auth.max_failures",
+       &node_config::auth_failure_window_ms, 1000, 86'400'000},
+      {"auth", "key_file", "auth-key-file",
+       "file with 64 hex characters: the key that encrypts token signing keys in PostgreSQL (same on every node)",
+       &node_config::auth_key_file},
       {"postgres", "url", "pg-url", "PostgreSQL connection URL (empty: env CAUDAL_PG_URL)", &node_config::pg_url},
       {"postgres", "readers", "pg-readers", "PostgreSQL read connections", &node_config::pg_readers, 1, 64},
       {"postgres", "writers", "pg-writers", "batch writers, one PostgreSQL connection each (tenants split among them)",
@@ -247,20 +270,21 @@ struct cli {
                "caudal-node"};
   std::string config_path;
   std::vector<std::string> texts;  // one per setting, in table order
-  bool test_hooks = false;
+  std::unique_ptr<bool[]> flags;   // one per setting (bool settings only are used)
   std::vector<CLI::Option*> options;
 
   cli() {
     const node_config defaults;
     app.add_option("--config", config_path, "TOML settings file")->type_name("FILE");
     texts.resize(settings().size());
+    flags.reset(new bool[settings().size()]());
     for (size_t i = 0; i < settings().size(); ++i) {
       const setting& s = settings()[i];
       std::string name = "--" + std::string(s.flag);
       std::string help = std::string(s.help) + " [file: " + std::string(s.section) + "." + std::string(s.key) + "]";
       CLI::Option* o = nullptr;
       if (std::holds_alternative<bool node_config::*>(s.field)) {
-        o = app.add_flag(name, test_hooks, help);
+        o = app.add_flag(name, flags[i], help);
       } else {
         o = app.add_option(name, texts[i], help);
         std::visit(
@@ -362,9 +386,23 @@ result<void> validate_node_config(const node_config& c) {
     return invalid("operator.client_id (--operator-client-id) must be 1 to 128 characters of [A-Za-z0-9_.-], got '" +
                    c.operator_client_id + "'");
   }
+  if (c.insecure && (!c.tls_cert_file.empty() || !c.tls_key_file.empty())) {
+    return invalid("tls.insecure (--insecure) and tls.cert_file/key_file are both set: choose TLS or plain TCP");
+  }
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    return invalid("tls.cert_file and tls.key_file (--tls-cert-file, --tls-key-file) go together: set both");
+  }
   if (c.restart_backoff_max_ms < c.restart_backoff_ms) {
     return invalid("timing.restart_backoff_max_ms (" + std::to_string(c.restart_backoff_max_ms) +
                    ") is below timing.restart_backoff_ms (" + std::to_string(c.restart_backoff_ms) + ")");
+  }
+  return {};
+}
+
+result<void> check_transport_security(const node_config& c) {
+  if (!c.insecure && (c.tls_cert_file.empty() || c.tls_key_file.empty())) {
+    return invalid("the client API is TLS 1.3 only: set tls.cert_file and tls.key_file (--tls-cert-file, "
+                   "--tls-key-file), or tls.insecure = true (--insecure) for a plain-TCP development node");
   }
   return {};
 }
@@ -401,7 +439,7 @@ result<node_config> load_node_config(int argc, char** argv, const env_lookup& en
     if (cmd.options[i]->count() == 0) continue;
     const setting& s = settings()[i];
     if (auto m = std::get_if<bool node_config::*>(&s.field)) {
-      c.**m = cmd.test_hooks;
+      c.**m = cmd.flags[i];
     } else if (auto r = apply_text(c, s, cmd.texts[i]); !r) {
       return r.error();
     }

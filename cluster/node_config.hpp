@@ -32,6 +32,18 @@ struct node_config {
   std::string rpc_listen = "127.0.0.1:7400";   // --rpc-listen: Cap'n Proto client API
   uint64_t rpc_max_connections = 1024;         // --rpc-max-connections: more are closed at once
   std::string http_listen = "127.0.0.1:7480";  // --http-listen: /metrics and /healthz
+  // [tls]: the client API is TLS 1.3 only; plain TCP needs insecure = true (development only)
+  std::string tls_cert_file;              // --tls-cert-file: PEM certificate (chain) of this node
+  std::string tls_key_file;               // --tls-key-file: PEM private key (mode 0600)
+  std::string tls_ca_file;                // --tls-ca-file: PEM cluster CA (for inter-node mTLS; optional now)
+  uint64_t tls_handshake_timeout_ms = 10000;  // --tls-handshake-timeout-ms: unfinished handshakes are dropped
+  bool insecure = false;                  // --insecure: plain TCP on the client port, no TLS files
+  // [auth]: OAuth 2.0 client credentials and access tokens
+  uint64_t token_ttl_s = 900;                // --token-ttl-s: access token lifetime (sessions end with it)
+  uint64_t revocation_poll_ms = 2000;        // --revocation-poll-ms: how soon other nodes' revocations close sessions here
+  uint64_t auth_max_failures = 5;            // --auth-max-failures: failed authentications per client id / source ...
+  uint64_t auth_failure_window_ms = 60000;   // --auth-failure-window-ms: ... within this window, then rate_limited
+  std::string auth_key_file;                 // --auth-key-file: 64 hex chars that encrypt the signing keys at rest
   // [postgres]
   std::string pg_url;          // --pg-url; if empty, env CAUDAL_PG_URL; if still empty: an error
   uint64_t pg_readers = 4;     // --pg-readers: read connections, 1..64
@@ -85,6 +97,11 @@ std::string node_config_usage();
 
 // Checks every field (ranges, addresses, names) as parse/load do; for configs built in code (tests).
 result<void> validate_node_config(const node_config& c);
+
+// The node refuses to serve without TLS files unless insecure is set explicitly (plain TCP is a
+// development mode). Kept apart from validate_node_config so configs built for other uses (tests of other
+// settings, tools) need no certificates; run_node calls it before it listens.
+result<void> check_transport_security(const node_config& c);
 
 // "host:port" split and checked: host non-empty (IPv6 in brackets, given here without them), port
 // 0..65535 in decimal. "*:port" means every interface. `what` names the setting in the message.

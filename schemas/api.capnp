@@ -234,10 +234,40 @@ struct Fault {
   delayMs @4 :UInt32;
 }
 
+# An API client as the operator sees it (never its secret).
+struct ClientInfo {
+  clientId @0 :Text;
+  tenantId @1 :UInt64;       # 0: an operator client
+  scopes @2 :List(Text);     # ledger:read, ledger:write, onboarding, admin
+  createdAtMs @3 :Int64;
+  revokedAtMs @4 :Int64;     # 0: active
+}
+
+# One row of the audit table.
+struct AuditEvent {
+  id @0 :Int64;
+  atMs @1 :Int64;
+  clientId @2 :Text;
+  source @3 :Text;           # the peer address of the connection, or "node"
+  action @4 :Text;
+  outcome @5 :Text;          # "ok" or an error name
+  detail @6 :Text;
+}
+
 interface Gateway {
-  # OAuth 2.0 client-credentials style: a tenant's client gets a Session bound to that tenant; an operator
-  # client (no tenant) gets a Session whose admin() works and whose ledger calls answer forbidden.
-  authenticate @0 (clientId :Text, clientSecret :Text) -> (error :Error, session :Session, tenantId :UInt64, admin :Bool);
+  # OAuth 2.0 client credentials: the client's id and secret, and the scopes it asks for (empty: all it
+  # holds; one it does not hold answers forbidden). Answers a Session bound to the client's tenant (none for
+  # an operator client) with the granted scopes, and an access token (a JWT signed with Ed25519, with kid,
+  # exp, tenant and scope claims) that opens further sessions until it expires. The session ends with the
+  # token (calls then answer unauthenticated) or when its client is revoked.
+  # Repeated failures answer rateLimited (per client id and per source address).
+  authenticate @0 (clientId :Text, clientSecret :Text, scopes :List(Text))
+      -> (error :Error, session :Session, tenantId :UInt64, admin :Bool, scopes :List(Text), accessToken :Text,
+          expiresAtMs :Int64);
+  # A session from an access token alone (no secret). Expired, forged, altered or revoked tokens answer
+  # unauthenticated.
+  openSession @1 (accessToken :Text)
+      -> (error :Error, session :Session, tenantId :UInt64, admin :Bool, scopes :List(Text), expiresAtMs :Int64);
 }
 
 interface Session {
@@ -247,7 +277,7 @@ interface Session {
   lookupTransfers @3 (ids :List(U128)) -> (error :Error, transfers :List(Transfer));  # found ones, in request order
   getAccountTransfers @4 (filter :AccountFilter) -> (error :Error, transfers :List(Transfer));
   getAccountBalances @5 (filter :AccountFilter) -> (error :Error, balances :List(AccountBalance));
-  admin @6 () -> (error :Error, admin :Admin);   # forbidden unless the session has the admin right
+  admin @6 () -> (error :Error, admin :Admin);   # forbidden unless the session holds the admin scope
 }
 
 interface Admin {
@@ -257,4 +287,15 @@ interface Admin {
   # tenants listed (at most 8,190; unknown ids are skipped and not counted), or of every tenant when empty.
   verify @2 (tenants :List(UInt64)) -> (error :Error, report :VerifyReport);
   injectFault @3 (fault :Fault) -> (error :Error);
+  # Clients: a tenant's (tenantId != 0; scopes among ledger:read, ledger:write, onboarding) or an operator's
+  # (tenantId 0; scope admin). The secret is shown once; only its Argon2id hash is kept.
+  createClient @4 (tenantId :UInt64, scopes :List(Text)) -> (error :Error, client :ClientInfo, clientSecret :Text);
+  rotateClientSecret @5 (clientId :Text) -> (error :Error, clientSecret :Text);
+  # Revoked at once: its sessions on this node close, its tokens stop working (other nodes within their
+  # revocation poll interval).
+  revokeClient @6 (clientId :Text) -> (error :Error, client :ClientInfo);
+  listClients @7 () -> (error :Error, clients :List(ClientInfo));
+  # A new token signing key signs from now on; the previous one verifies until its tokens have expired.
+  rotateSigningKey @8 () -> (error :Error, keyId :Text);
+  listAudit @9 (sinceMs :Int64, limit :UInt32) -> (error :Error, events :List(AuditEvent));
 }

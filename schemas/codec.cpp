@@ -1,6 +1,8 @@
 // Wire <-> domain mapping (see codec.hpp). Pure functions, no I/O; safe on any thread.
 #include "schemas/codec.hpp"
 
+#include "security/scopes.hpp"
+
 #include "base/limits.hpp"
 
 namespace caudal::wire {
@@ -205,6 +207,68 @@ tenant_info from_wire(api::Tenant::Reader r) {
   t.country = to_string(r.getCountry());
   t.created_at_ms = r.getCreatedAtMs();
   return t;
+}
+
+void scopes_to_wire(uint32_t scopes, capnp::List<capnp::Text>::Builder b) {
+  auto names = security::scope_names(scopes);
+  for (unsigned i = 0; i < b.size() && i < names.size(); ++i)
+    b.set(i, names[i]);
+}
+
+unsigned scope_count(uint32_t scopes) { return static_cast<unsigned>(security::scope_names(scopes).size()); }
+
+std::optional<uint32_t> scopes_from_wire(capnp::List<capnp::Text>::Reader r) {
+  if (r.size() > 16)
+    return std::nullopt;
+  uint32_t out = 0;
+  for (auto name : r) {
+    auto bit = security::scope_from_name(std::string_view(name.cStr(), name.size()));
+    if (!bit)
+      return std::nullopt;
+    out |= *bit;
+  }
+  return out;
+}
+
+void to_wire(const client_info& c, api::ClientInfo::Builder b) {
+  b.setClientId(c.client_id);
+  b.setTenantId(c.tenant ? c.tenant->value : 0);
+  scopes_to_wire(c.scopes, b.initScopes(scope_count(c.scopes)));
+  b.setCreatedAtMs(c.created_at_ms);
+  b.setRevokedAtMs(c.revoked_at_ms);
+}
+
+client_info from_wire(api::ClientInfo::Reader r) {
+  client_info c;
+  c.client_id = to_string(r.getClientId());
+  if (r.getTenantId() != 0)
+    c.tenant = tenant_id{r.getTenantId()};
+  c.scopes = scopes_from_wire(r.getScopes()).value_or(0);
+  c.created_at_ms = r.getCreatedAtMs();
+  c.revoked_at_ms = r.getRevokedAtMs();
+  return c;
+}
+
+void to_wire(const audit_event& e, api::AuditEvent::Builder b) {
+  b.setId(e.id);
+  b.setAtMs(e.at_ms);
+  b.setClientId(e.client_id);
+  b.setSource(e.source);
+  b.setAction(e.action);
+  b.setOutcome(e.outcome);
+  b.setDetail(e.detail);
+}
+
+audit_event from_wire(api::AuditEvent::Reader r) {
+  audit_event e;
+  e.id = r.getId();
+  e.at_ms = r.getAtMs();
+  e.client_id = to_string(r.getClientId());
+  e.source = to_string(r.getSource());
+  e.action = to_string(r.getAction());
+  e.outcome = to_string(r.getOutcome());
+  e.detail = to_string(r.getDetail());
+  return e;
 }
 
 void to_wire(const verify_report& v, api::VerifyReport::Builder b) {

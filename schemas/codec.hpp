@@ -63,6 +63,21 @@ tenant_info from_wire(api::Tenant::Reader r);
 void to_wire(const verify_report& v, api::VerifyReport::Builder b);
 verify_report from_wire(api::VerifyReport::Reader r);
 
+using caudal::audit_event;
+using caudal::client_info;
+
+// Scope bits (security/scopes.hpp) <-> their names. Unknown names (a newer peer) answer nullopt.
+void scopes_to_wire(uint32_t scopes, capnp::List<capnp::Text>::Builder b);
+unsigned scope_count(uint32_t scopes);
+std::optional<uint32_t> scopes_from_wire(capnp::List<capnp::Text>::Reader r);
+
+// (init the builder's scopes list with scope_count(c.scopes) first: done inside)
+void to_wire(const client_info& c, api::ClientInfo::Builder b);
+client_info from_wire(api::ClientInfo::Reader r);
+
+void to_wire(const audit_event& e, api::AuditEvent::Builder b);
+audit_event from_wire(api::AuditEvent::Reader r);
+
 void to_wire(const fault& f, api::Fault::Builder b);
 // Unknown kinds (a newer client) come back as nullopt: answer invalid_request.
 std::optional<fault> from_wire(api::Fault::Reader r);

@@ -95,7 +95,7 @@ result<std::optional<tenant_info>> find_tenant(pg_connection& c, tenant_id t) {
 
 result<std::optional<client_record>> find_client(pg_connection& c, const std::string& client_id) {
   auto r = c.query(
-      "SELECT client_id, tenant_id, secret_hash, admin, revoked_at IS NOT NULL FROM clients "
+      "SELECT client_id, tenant_id, secret_hash, admin, revoked_at IS NOT NULL, scopes FROM clients "
       "WHERE client_id = $1",
       {client_id.c_str()});
   if (!r.ok())
@@ -113,14 +113,26 @@ result<std::optional<client_record>> find_client(pg_connection& c, const std::st
   out.secret_hash = r->text(0, 2);
   out.admin = r->text(0, 3)[0] == 't';
   out.revoked = r->text(0, 4)[0] == 't';
+  // Scope names as stored (0002_security.sql); unknown names are ignored (they grant nothing).
+  const std::string scopes = r->text(0, 5);
+  size_t pos = 0;
+  while (pos <= scopes.size()) {
+    size_t end = scopes.find(' ', pos);
+    if (end == std::string::npos)
+      end = scopes.size();
+    const std::string name = scopes.substr(pos, end - pos);
+    out.scopes |= name == "ledger:read" ? 1u : name == "ledger:write" ? 2u : name == "onboarding" ? 4u
+                : name == "admin" ? 8u : 0u;
+    pos = end + 1;
+  }
   return std::optional<client_record>(std::move(out));
 }
 
 result<void> upsert_admin_client(pg_connection& c, const std::string& client_id, const std::string& secret_hash) {
   // Only an operator client (no tenant) is updated: a tenant's client id never becomes an admin this way.
   auto r = c.query(
-      "INSERT INTO clients (client_id, tenant_id, secret_hash, admin) VALUES ($1, NULL, $2, true) "
-      "ON CONFLICT (client_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, admin = true "
+      "INSERT INTO clients (client_id, tenant_id, secret_hash, admin, scopes) VALUES ($1, NULL, $2, true, 'admin') "
+      "ON CONFLICT (client_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, admin = true, scopes = 'admin' "
       "WHERE clients.tenant_id IS NULL",
       {client_id.c_str(), secret_hash.c_str()});
   if (!r.ok())

@@ -25,6 +25,7 @@ struct client_record {
   std::string secret_hash;
   bool admin = false;
   bool revoked = false;
+  uint32_t scopes = 0;  // security::scope bits the client holds
 };
 result<std::optional<client_record>> find_client(pg_connection& c, const std::string& client_id);
 // Creates the operator client if absent, or sets its hash if present (the scripts own its secret).

@@ -7,7 +7,9 @@
 #   .caudal/run/<node>.pid      pid of the running node (a process the scripts started)
 #   .caudal/logs/<node>.log     its stdout and stderr (appended; each start begins with a ==== line)
 #   .caudal/operator.secret     the operator's client secret (random, 0600, created once)
-#   .caudal/client.json         defaults of the `caudal` CLI: server, operator credentials, tenants
+#   .caudal/token.key           the key that encrypts token signing keys in PostgreSQL (random, 0600, once)
+#   .caudal/client.json         defaults of the `caudal` CLI: server, CA file, operator credentials, tenants
+#   .caudal/tls/                the local CA and the nodes' and client certificates (scripts/lib/tls.sh)
 
 # The node binary; CAUDAL_NODE_BIN replaces it (a stand-in, or a build elsewhere).
 NODE_BIN="${CAUDAL_NODE_BIN:-$CAUDAL_BUILD/cluster/caudal-node}"
@@ -15,6 +17,10 @@ NODE_BIN="${CAUDAL_NODE_BIN:-$CAUDAL_BUILD/cluster/caudal-node}"
 NODE_HEALTH_TIMEOUT_S="${CAUDAL_HEALTH_TIMEOUT_S:-30}"
 NODE_STOP_TIMEOUT_S="${CAUDAL_STOP_TIMEOUT_S:-10}"
 OPERATOR_SECRET_FILE="$CAUDAL_STATE/operator.secret"
+# The key that encrypts the token signing keys in PostgreSQL (auth.key_file; the same for every node).
+TOKEN_KEY_FILE="$CAUDAL_STATE/token.key"
+# The local CA and the nodes' and clients' certificates (scripts/lib/tls.sh).
+TLS_DIR="$CAUDAL_STATE/tls"
 CLIENT_FILE="$CAUDAL_STATE/client.json"
 
 node_config() { printf '%s/%s.toml\n' "$CAUDAL_NODES" "$1"; }
@@ -98,6 +104,21 @@ ensure_operator_secret() {
 
 operator_secret() { tr -d ' \n\r' <"$OPERATOR_SECRET_FILE"; }
 
+# The token signing keys' encryption key: 64 hex characters from /dev/urandom, 0600, created once (a new
+# one would make the keys already in the database unreadable).
+ensure_token_key() {
+  if [[ ! -s "$TOKEN_KEY_FILE" ]]; then
+    (
+      umask 077
+      od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$TOKEN_KEY_FILE.tmp"
+      printf '\n' >>"$TOKEN_KEY_FILE.tmp"
+      mv "$TOKEN_KEY_FILE.tmp" "$TOKEN_KEY_FILE"
+    )
+    say "auth: new token key-encryption key in ${TOKEN_KEY_FILE#"$CAUDAL_ROOT"/}"
+  fi
+  chmod 0600 "$TOKEN_KEY_FILE"
+}
+
 # Writes node $1's config: rpc port $2, http port $3, PostgreSQL URL $4.
 node_write_config() {
   local node="$1" rpc="$2" http="$3" url="$4" cfg
@@ -114,6 +135,11 @@ region = "local"
 [rpc]
 listen = "127.0.0.1:$rpc"
 
+[tls]                            # the client API is TLS 1.3 only (certificates: scripts/lib/tls.sh)
+cert_file = $(toml_str "$TLS_DIR/$node.pem")
+key_file = $(toml_str "$TLS_DIR/$node.key")
+ca_file = $(toml_str "$TLS_DIR/ca.pem")
+
 [http]
 listen = "127.0.0.1:$http"      # /healthz and /metrics
 
@@ -124,6 +150,9 @@ url = $(toml_str "$url")
 [operator]
 client_id = "operator"
 secret_file = $(toml_str "$OPERATOR_SECRET_FILE")
+
+[auth]
+key_file = $(toml_str "$TOKEN_KEY_FILE")
 
 [log]
 level = "info"
@@ -256,6 +285,7 @@ write_client_file() {
     cat >"$CLIENT_FILE.tmp" <<EOF
 {
   "server": "$server",
+  "ca_file": "$TLS_DIR/ca.pem",
   "client_id": "operator",
   "client_secret": "$secret",
   "tenants": $tenants

@@ -739,27 +739,28 @@ class harness {
     return o->get();
   }
 
-  // --- ledger requests, as the gateway sends them ---
+  // --- ledger requests, as the gateway sends them (with the caller: a session of tenant t, all scopes) ---
+  static actors::caller as_tenant(tenant_id t) { return actors::caller{t, 0xffffffffu}; }
   caudal::result<actors::account_results> create_accounts(tenant_id t, std::vector<ledger::account> items) {
-    return call<actors::account_results>(actors::create_accounts_atom::value, t, actors::account_batch{items});
+    return call<actors::account_results>(actors::create_accounts_atom::value, as_tenant(t), t, actors::account_batch{items});
   }
   outcome_ptr<actors::transfer_results> send_transfers(tenant_id t, std::vector<ledger::transfer> items) {
-    return send<actors::transfer_results>(actors::create_transfers_atom::value, t, actors::transfer_batch{items});
+    return send<actors::transfer_results>(actors::create_transfers_atom::value, as_tenant(t), t, actors::transfer_batch{items});
   }
   caudal::result<actors::transfer_results> create_transfers(tenant_id t, std::vector<ledger::transfer> items) {
-    return call<actors::transfer_results>(actors::create_transfers_atom::value, t, actors::transfer_batch{items});
+    return call<actors::transfer_results>(actors::create_transfers_atom::value, as_tenant(t), t, actors::transfer_batch{items});
   }
   caudal::result<actors::account_list> lookup_accounts(tenant_id t, std::vector<uint64_t> ids) {
     actors::account_ids req;
     for (auto id : ids)
       req.ids.push_back(acct_id(id));
-    return call<actors::account_list>(actors::lookup_accounts_atom::value, t, req);
+    return call<actors::account_list>(actors::lookup_accounts_atom::value, as_tenant(t), t, req);
   }
   caudal::result<actors::transfer_list> lookup_transfers(tenant_id t, std::vector<uint64_t> ids) {
     actors::transfer_ids req;
     for (auto id : ids)
       req.ids.push_back(xfer_id(id));
-    return call<actors::transfer_list>(actors::lookup_transfers_atom::value, t, req);
+    return call<actors::transfer_list>(actors::lookup_transfers_atom::value, as_tenant(t), t, req);
   }
   // A round trip through the tenant actor: every answer it sent before has reached the client after this.
   void flush(tenant_id t) { (void)lookup_accounts(t, {}); }

@@ -117,6 +117,34 @@ TEST_CASE("requests for a tenant the database does not know answer tenant_not_fo
   CHECK(h.world().received(tenant_id{9}) == 0);
 }
 
+TEST_CASE("the registry serves a request only for the caller's own tenant and with the operation's scope") {
+  harness h;
+  h.world().add_tenant(t1);
+  h.world().add_tenant(t2);
+  h.start();
+  using security_bits = uint32_t;
+  const security_bits read = 1, write = 2;
+  auto create_as = [&](actors::caller who, tenant_id t) {
+    return error_of(h.call<actors::account_results>(actors::create_accounts_atom::value, who, t,
+                                                    actors::account_batch{{new_account(1)}}));
+  };
+  auto lookup_as = [&](actors::caller who, tenant_id t) {
+    return error_of(h.call<actors::account_list>(actors::lookup_accounts_atom::value, who, t,
+                                                 actors::account_ids{{acct_id(1)}}));
+  };
+  // Cross-tenant: a session bound to t2 asking for t1, even with every scope.
+  CHECK(create_as(actors::caller{t2, read | write}, t1) == "forbidden");
+  CHECK(lookup_as(actors::caller{t2, read | write}, t1) == "forbidden");
+  // An operator (no tenant) moves no money and reads no ledger.
+  CHECK(create_as(actors::caller{std::nullopt, 0xffffffffu}, t1) == "forbidden");
+  // Missing scope.
+  CHECK(create_as(actors::caller{t1, read}, t1) == "forbidden");
+  CHECK(lookup_as(actors::caller{t1, write}, t1) == "forbidden");
+  // The right binding and scope.
+  CHECK(create_as(actors::caller{t1, write}, t1) == "ok");
+  CHECK(lookup_as(actors::caller{t1, read}, t1) == "ok");
+}
+
 TEST_CASE("answers leave in arrival order, each only after its commit") {
   node_limits limits;
   limits.unit_max_items = 1;  // one request per unit: each answer waits for its own commit
@@ -260,8 +288,8 @@ TEST_CASE("commit_outcome_unknown while an account's actor is being loaded: the 
 
   // A read of the accounts taken before the commit, answered after it.
   h.hold_account_loads();
-  auto read =
-      h.send<account_list>(actors::lookup_accounts_atom::value, t1, actors::account_ids{{acct_id(1), acct_id(2)}});
+  auto read = h.send<account_list>(actors::lookup_accounts_atom::value, harness::as_tenant(t1), t1,
+                                   actors::account_ids{{acct_id(1), acct_id(2)}});
   REQUIRE(eventually([&] { return h.world().account_loads_held_now() == 1; }));
   h.fail_unit(t1, 1, errc::commit_outcome_unknown, true);
   CHECK(codes(h.create_transfers(t1, {new_transfer(20, 1, 2, 50)})) == "error:commit_outcome_unknown");

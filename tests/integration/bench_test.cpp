@@ -35,6 +35,7 @@ class bench_sandbox {
     file.server = node.rpc_address();
     file.client_id = node.options().operator_client_id;
     file.client_secret = node.options().operator_secret;
+    file.ca_file = node.ca_file();
     REQUIRE(client::save_client_file(dir_ / "client.json", file).ok());
   }
   ~bench_sandbox() {

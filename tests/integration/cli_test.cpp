@@ -7,12 +7,15 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "client/client_file.hpp"
@@ -63,6 +66,7 @@ struct cli_sandbox {
     REQUIRE(f.ok());
     auto file = std::move(f).value();
     file.server = node.rpc_address();
+    file.ca_file = node.ca_file();
     file.client_id = node.options().operator_client_id;
     file.client_secret = node.options().operator_secret;
     REQUIRE(client::save_client_file(client_file, file).ok());
@@ -464,4 +468,111 @@ TEST_CASE("the caudal CLI against a real node: every command, its JSON, exit cod
   cli.point_at(*fx.node);
   CHECK(balances_of(one_account(cli.caudal_json("account get --tenant acme --id 1"))) == "0/530/0/21");
   CHECK(cli.caudal_json("verify").at("ok") == true);
+}
+
+TEST_CASE("caudal client, keys and audit commands against a real node") {
+  ledger_fixture fx("cli_security");
+  cli_sandbox cli;
+  cli.point_at(*fx.node);
+  const json acme = cli.caudal_json("tenant create --name acme --country MX");
+  const std::string tenant_id = acme.at("tenant_id").get<std::string>();
+
+  // client create: by tenant name (from the client file) or id; the secret is printed once.
+  const json reader = cli.caudal_json("client create --tenant acme --scopes ledger:read");
+  CHECK(reader.at("tenant_id") == tenant_id);
+  CHECK(reader.at("scopes") == json::array({"ledger:read"}));
+  CHECK(reader.at("revoked") == false);
+  const std::string reader_id = reader.at("client_id").get<std::string>();
+  const std::string reader_secret = reader.at("client_secret").get<std::string>();
+  REQUIRE_FALSE(reader_secret.empty());
+  const json writer = cli.caudal_json("client create --tenant " + tenant_id + " --scopes ledger:read,ledger:write");
+  CHECK(writer.at("scopes") == json::array({"ledger:read", "ledger:write"}));
+  const json op2 = cli.caudal_json("client create --operator --scopes admin");
+  CHECK(op2.at("tenant_id") == "");
+  CHECK(cli.caudal_json("client create --operator --scopes ledger:write", 1) == error("invalid_request", false));
+  cli.usage_error("client create --tenant acme --scopes ledger:delete");
+  cli.usage_error("client create --tenant acme --operator --scopes admin");
+  cli.usage_error("client create --scopes admin");
+
+  // The read-only client reads but cannot write.
+  const std::string as_reader = "--client-id " + reader_id + " --client-secret " + reader_secret;
+  CHECK(cli.caudal_json("account get --tenant acme --id 1 " + as_reader).contains("accounts"));
+  CHECK(cli.caudal_json("account create --tenant acme --id 1 --ledger 1 --code 1 " + as_reader, 1) ==
+        error("forbidden", false));
+
+  // rotate-secret: the old secret stops working.
+  const json rotated = cli.caudal_json("client rotate-secret --id " + reader_id);
+  const std::string new_secret = rotated.at("client_secret").get<std::string>();
+  CHECK(new_secret != reader_secret);
+  CHECK(cli.caudal_json("account get --tenant acme --id 1 " + as_reader, 1) == error("unauthenticated", false));
+  const std::string as_rotated = "--client-id " + reader_id + " --client-secret " + new_secret;
+  CHECK(cli.caudal_json("account get --tenant acme --id 1 " + as_rotated).contains("accounts"));
+
+  // revoke, list.
+  const json revoked = cli.caudal_json("client revoke --id " + reader_id);
+  CHECK(revoked.at("revoked") == true);
+  CHECK(cli.caudal_json("account get --tenant acme --id 1 " + as_rotated, 1) == error("unauthenticated", false));
+  const json listed = cli.caudal_json("client list");
+  REQUIRE(listed.contains("clients"));
+  bool found = false;
+  for (const auto& c : listed.at("clients")) {
+    CHECK_FALSE(c.contains("client_secret"));
+    if (c.at("client_id") == reader_id) {
+      found = true;
+      CHECK(c.at("revoked") == true);
+    }
+  }
+  CHECK(found);
+  CHECK(cli.caudal_json("client revoke --id no-such-client", 1) == error("invalid_request", false));
+
+  // keys rotate; the audit trail (wait for the asynchronous writes of the last actions).
+  const json key = cli.caudal_json("keys rotate");
+  CHECK(key.at("key_id").get<std::string>().size() == 17);
+  json events;
+  for (int i = 0; i < 100; ++i) {
+    events = cli.caudal_json("audit --since 10m").at("events");
+    bool rotated_key = false;
+    for (const auto& e : events)
+      rotated_key |= e.at("action") == "rotate_signing_key";
+    if (rotated_key)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto has = [&](const std::string& action, const std::string& outcome) {
+    for (const auto& e : events)
+      if (e.at("action") == action && e.at("outcome") == outcome)
+        return true;
+    return false;
+  };
+  CHECK(has("create_client", "ok"));
+  CHECK(has("create_client", "invalid_request"));
+  CHECK(has("rotate_client_secret", "ok"));
+  CHECK(has("revoke_client", "ok"));
+  CHECK(has("revoke_client", "invalid_request"));
+  CHECK(has("list_clients", "ok"));
+  CHECK(has("rotate_signing_key", "ok"));
+  CHECK(has("authenticate", "unauthenticated"));
+  CHECK(has("create_accounts", "forbidden"));
+  for (const auto& e : events) {
+    CHECK(e.at("source").get<std::string>().rfind("127.0.0.1:", 0) == 0);
+    CHECK(e.at("detail").get<std::string>().find(reader_secret) == std::string::npos);
+  }
+  cli.usage_error("audit --since yesterday");
+  cli.usage_error("audit");
+
+  // An access token from `caudal token` opens sessions alone; --auth-scopes narrows what is asked for.
+  const json tok = cli.caudal_json("token --tenant acme --auth-scopes ledger:read");
+  CHECK(tok.at("scopes") == json::array({"ledger:read"}));
+  CHECK(tok.at("tenant_id") == tenant_id);
+  const std::string jwt = tok.at("access_token").get<std::string>();
+  CHECK(std::count(jwt.begin(), jwt.end(), '.') == 2);
+  CHECK(cli.caudal_json("account get --tenant acme --id 1 --access-token " + jwt).contains("accounts"));
+  CHECK(cli.caudal_json("account create --tenant acme --id 1 --ledger 1 --code 1 --access-token " + jwt, 1) ==
+        error("forbidden", false));
+  CHECK(cli.caudal_json("account get --tenant acme --id 1 --access-token " + jwt + "x", 1) ==
+        error("unauthenticated", false));
+  (void)cli.caudal_json("tenant create --name globex --country BR");
+  cli.usage_error("account get --tenant globex --id 1 --access-token " + jwt);  // acme's token, not globex's
+  CHECK(cli.caudal_json("token --auth-scopes ledger:write", 1) == error("forbidden", false));  // operator: admin only
+  CHECK(cli.caudal_json("token").at("scopes") == json::array({"admin"}));
 }

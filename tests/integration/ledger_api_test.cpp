@@ -11,6 +11,7 @@
 #include "actors/ledger/result_codes.hpp"
 #include "base/limits.hpp"
 #include "schemas/api.capnp.h"
+#include "security/tls.hpp"
 #include "tests/support/ledger_fixture.hpp"
 
 using namespace caudal;
@@ -240,7 +241,9 @@ TEST_CASE("bad input gets codes and nothing is written") {
                     .parseAddress(fx.node->rpc_address().substr(0, colon),
                                   static_cast<uint>(std::stoi(fx.node->rpc_address().substr(colon + 1))))
                     .wait(io.waitScope);
-    auto stream = addr->connect().wait(io.waitScope);
+    auto tls = security::make_client_tls(fx.node->ca_file());
+    REQUIRE(tls.ok());
+    auto stream = tls.value()->context->wrapClient(addr->connect().wait(io.waitScope), "127.0.0.1").wait(io.waitScope);
     capnp::TwoPartyClient rpc(*stream);
     auto gateway = rpc.bootstrap().castAs<api::Gateway>();
     auto auth = gateway.authenticateRequest();

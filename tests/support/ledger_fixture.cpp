@@ -20,6 +20,8 @@ client::options ledger_fixture::operator_options() const {
   o.client_id = node->options().operator_client_id;
   o.client_secret = node->options().operator_secret;
   o.timeout_ms = 30000;
+  o.ca_file = node->ca_file();
+  o.insecure = !node->options().tls;
   return o;
 }
 
@@ -42,6 +44,8 @@ tenant_handle ledger_fixture::create_tenant(const std::string& name, const std::
   h.opts.client_id = h.created.client_id;
   h.opts.client_secret = h.created.client_secret;
   h.opts.timeout_ms = 30000;
+  h.opts.ca_file = node->ca_file();
+  h.opts.insecure = !node->options().tls;
   return h;
 }
 

@@ -54,7 +54,29 @@ bool wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
   return false;
 }
 
+// Removes the certificates folder when the test process exits.
+struct tls_dir_holder {
+  std::string path;
+  tls_dir_holder() {
+    path = make_temp_dir();
+    int status = 0;
+    std::string out = run_command(std::string(CAUDAL_SCRIPTS_DIR) + "/lib/make-certs '" + path +
+                                      "' node client 2>&1 && " + CAUDAL_SCRIPTS_DIR + "/lib/make-certs '" + path +
+                                      "/other-ca' node 2>&1",
+                                  &status);
+    REQUIRE_MESSAGE(status == 0, "make-certs failed: " << out);
+  }
+  ~tls_dir_holder() { std::filesystem::remove_all(path); }
+};
+
 }  // namespace
+
+const std::string& test_tls_dir() {
+  static tls_dir_holder dir;
+  return dir.path;
+}
+
+std::string node_process::ca_file() const { return opts_.tls ? test_tls_dir() + "/ca.pem" : std::string(); }
 
 node_process::node_process(node_options opts) : opts_(std::move(opts)) {
   dir_ = make_temp_dir();
@@ -64,6 +86,11 @@ node_process::node_process(node_options opts) : opts_(std::move(opts)) {
     s << opts_.operator_secret << "\n";
   }
   chmod((dir_ + "/operator.secret").c_str(), 0600);
+  {
+    std::ofstream k(dir_ + "/token.key");
+    k << opts_.key_encryption_key_hex << "\n";
+  }
+  chmod((dir_ + "/token.key").c_str(), 0600);
   start();
 }
 
@@ -99,6 +126,14 @@ void node_process::start() {
                                    "debug"};
   if (opts_.test_hooks)
     args.push_back("--test-hooks");
+  args.insert(args.end(), {"--auth-key-file", dir_ + "/token.key"});
+  if (opts_.tls) {
+    const std::string& d = test_tls_dir();
+    args.insert(args.end(), {"--tls-cert-file", d + "/node.pem", "--tls-key-file", d + "/node.key",
+                             "--tls-ca-file", d + "/ca.pem"});
+  } else {
+    args.push_back("--insecure");
+  }
   for (auto& a : opts_.extra_args)
     args.push_back(a);
   pid_t pid = fork();

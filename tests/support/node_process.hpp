@@ -13,6 +13,9 @@ struct node_options {
   std::string operator_client_id = "operator";
   std::string operator_secret = "test-operator-secret-0123456789";
   bool test_hooks = true;
+  bool tls = true;  // TLS 1.3 with the test CA's certificate; false: --insecure (plain TCP)
+  // auth.key_file's content: encrypts the token signing keys in PostgreSQL (tests may read them back)
+  std::string key_encryption_key_hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
   std::vector<std::string> extra_args;  // more flags, e.g. {"--account-idle-ms", "200"}
 };
 
@@ -32,6 +35,8 @@ class node_process {
   const std::string& rpc_address() const { return rpc_; }
   const std::string& http_address() const { return http_; }
   const std::string& log_path() const { return log_; }
+  // The CA that signed the node's certificate (empty when started without TLS); clients trust it.
+  std::string ca_file() const;
   const node_options& options() const { return opts_; }
   std::string log_tail(size_t lines = 40) const;
 
@@ -43,6 +48,11 @@ class node_process {
   std::string http_;
   pid_t pid_ = -1;
 };
+
+// The folder of this test process's CA and certificates (made once with scripts/lib/make-certs, removed at
+// exit): ca.pem, node.pem/node.key (what nodes present), client.pem/client.key, and other-ca/ (a second,
+// unrelated CA with its own node certificate, for the "certificate from another CA" tests).
+const std::string& test_tls_dir();
 
 // Runs a shell command and returns its stdout (fails the test when it cannot run).
 std::string run_command(const std::string& cmd, int* exit_status = nullptr);

@@ -155,7 +155,8 @@ TEST_CASE("help exits 0") {
 
 TEST_CASE("a refused connection exits 1 with node_down (retryable)") {
   sandbox s;
-  const std::string server = "--server 127.0.0.1:" + std::to_string(closed_port());
+  // (--insecure: nothing listens there, so no TLS files are needed to find that out)
+  const std::string server = "--insecure --server 127.0.0.1:" + std::to_string(closed_port());
   ran r = s.caudal(server + " --client-id a --client-secret b verify --json");
   CHECK(r.code == 1);
   CHECK(r.out == "{\"error\":\"node_down\",\"retryable\":true}\n");
@@ -167,4 +168,15 @@ TEST_CASE("a refused connection exits 1 with node_down (retryable)") {
   CHECK(r.out.empty());
   CHECK(contains(r.err, "node_down (retryable)"));
   CHECK_FALSE(contains(r.err, "hunter2"));
+}
+
+TEST_CASE("without a CA file and without --insecure the CLI does not connect") {
+  sandbox s;
+  const std::string server = "--server 127.0.0.1:" + std::to_string(closed_port());
+  ran r = s.caudal(server + " --client-id a --client-secret b verify");
+  CHECK(r.code == 2);
+  CHECK(contains(r.err, "--ca-file"));
+  r = s.caudal(server + " --ca-file /nonexistent/ca.pem --client-id a --client-secret b verify");
+  CHECK(r.code == 1);
+  CHECK(contains(r.err, "/nonexistent/ca.pem"));
 }

@@ -360,12 +360,23 @@ std::string closed_address() {
   return "127.0.0.1:" + std::to_string(listener->getPort());
 }
 
+// Options for the fake server, which speaks plain TCP.
+client::options plain(std::string server, std::string id, std::string secret, uint32_t timeout_ms) {
+  client::options o;
+  o.server = std::move(server);
+  o.client_id = std::move(id);
+  o.client_secret = std::move(secret);
+  o.timeout_ms = timeout_ms;
+  o.insecure = true;
+  return o;
+}
+
 client::options tenant1(const fake_server& s, uint32_t timeout_ms = 10000) {
-  return client::options{s.address(), "tenant-1", "t1-secret", timeout_ms};
+  return plain(s.address(), "tenant-1", "t1-secret", timeout_ms);  // the fake is plain TCP
 }
 
 client::options operator_options(const fake_server& s) {
-  return client::options{s.address(), "operator", "op-secret", 10000};
+  return plain(s.address(), "operator", "op-secret", 10000);
 }
 
 ledger::account account(uint64_t id) {
@@ -391,20 +402,20 @@ ledger::transfer transfer(uint64_t id, uint64_t debit, uint64_t credit, uint64_t
 
 TEST_CASE("open: refused port and unresolvable host answer node_down; bad credentials unauthenticated") {
   client::connection c;
-  auto refused = c.open({closed_address(), "x", "y", 5000});
+  auto refused = c.open(plain(closed_address(), "x", "y", 5000));
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == errc::node_down);
   CHECK_FALSE(c.is_open());
-  auto unresolvable = c.open({"no-such-host.invalid:7400", "x", "y", 5000});
+  auto unresolvable = c.open(plain("no-such-host.invalid:7400", "x", "y", 5000));
   REQUIRE_FALSE(unresolvable.ok());
   CHECK((unresolvable.error().code == errc::node_down || unresolvable.error().code == errc::timeout));
-  CHECK(c.open({"", "x", "y", 5000}).error().code == errc::invalid_request);
+  CHECK(c.open(plain("", "x", "y", 5000)).error().code == errc::invalid_request);
 
   fake_server server;
-  auto wrong = c.open({server.address(), "tenant-1", "wrong", 5000});
+  auto wrong = c.open(plain(server.address(), "tenant-1", "wrong", 5000));
   REQUIRE_FALSE(wrong.ok());
   CHECK(wrong.error().code == errc::unauthenticated);
-  CHECK(c.open({server.address(), "nobody", "t1-secret", 5000}).error().code == errc::unauthenticated);
+  CHECK(c.open(plain(server.address(), "nobody", "t1-secret", 5000)).error().code == errc::unauthenticated);
   CHECK_FALSE(c.is_open());
   // Calls on a connection that is not open answer node_down.
   CHECK(c.lookup_accounts({account_id{u128::from_u64(1)}}).error().code == errc::node_down);
@@ -493,7 +504,7 @@ TEST_CASE("operator session: tenants, verify, faults; ledger calls forbidden") {
 
   // The new tenant's client works at once.
   client::connection t;
-  REQUIRE(t.open({server.address(), "client-100", "secret-100", 5000}).ok());
+  REQUIRE(t.open(plain(server.address(), "client-100", "secret-100", 5000)).ok());
   CHECK(t.tenant() == tenant_id{100});
 }
 
@@ -566,7 +577,7 @@ TEST_CASE("several connections on one thread share its loop; other threads have 
   fake_server server;
   client::connection a, b;
   REQUIRE(a.open(tenant1(server)).ok());
-  REQUIRE(b.open({server.address(), "tenant-2", "t2-secret", 5000}).ok());
+  REQUIRE(b.open(plain(server.address(), "tenant-2", "t2-secret", 5000)).ok());
   REQUIRE(a.create_accounts({account(1)}).ok());
   // Tenant 2 does not see tenant 1's account (the fake keeps tenants apart as the node must).
   CHECK(b.lookup_accounts({account_id{u128::from_u64(1)}})->empty());
@@ -610,6 +621,7 @@ struct cli_env {
     setenv("CAUDAL_CLIENT_FILE", file.c_str(), 1);
     client::client_file f;
     f.server = server.address();
+    f.insecure = true;  // the fake server is plain TCP
     f.client_id = "operator";
     f.client_secret = "op-secret";
     client::add_tenant(f, 1, {"one", "tenant-1", "t1-secret"});
@@ -821,6 +833,7 @@ TEST_CASE("caudal: a broken client file is a usage error only when it is needed"
   CHECK(r.code == 2);
   CHECK(r.err.find("not valid JSON") != std::string::npos);
   auto explicit_all = caudal_cli(
-      {"--server", server.address(), "--client-id", "operator", "--client-secret", "op-secret", "verify", "--json"});
+      {"--server", server.address(), "--insecure", "--client-id", "operator", "--client-secret", "op-secret", "verify",
+       "--json"});
   CHECK(explicit_all.code == 0);
 }

@@ -210,3 +210,17 @@ TEST_CASE("lookup ids and query filters") {
   last.after = "18446744073709551615";
   CHECK_FALSE(cli::filter_from_args(last).ok());
 }
+
+TEST_CASE("audit --since: epoch ms, ISO time, or a duration ago") {
+  const int64_t now = 1'800'000'000'000;
+  CHECK(cli::parse_since("1700000000000", now).value() == 1'700'000'000'000);
+  CHECK(cli::parse_since("15m", now).value() == now - 15 * 60'000);
+  CHECK(cli::parse_since("2h", now).value() == now - 2 * 3'600'000);
+  CHECK(cli::parse_since("1d", now).value() == now - 86'400'000);
+  CHECK(cli::parse_since("30s", now).value() == now - 30'000);
+  CHECK(cli::parse_since("2026-11-28T18:00:00Z", now).value() == 1'795'888'800'000);
+  CHECK_FALSE(cli::parse_since("", now).ok());
+  CHECK_FALSE(cli::parse_since("yesterday", now).ok());
+  CHECK_FALSE(cli::parse_since("-5m", now).ok());
+  CHECK_FALSE(cli::parse_since("2026-11-28T18:00:00+02:00", now).ok());
+}

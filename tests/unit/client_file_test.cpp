@@ -179,3 +179,23 @@ TEST_CASE("find a tenant by id or by name") {
   CHECK_FALSE(client::find_tenant(f, "ACME"));
   CHECK_FALSE(client::find_tenant(f, ""));
 }
+
+TEST_CASE("the CA file and the insecure flag round-trip; wrong types are refused") {
+  client::client_file f;
+  f.server = "127.0.0.1:7400";
+  f.ca_file = "/etc/caudal/ca.pem";
+  auto j = client::to_json(f);
+  CHECK(j.at("ca_file") == "/etc/caudal/ca.pem");
+  CHECK_FALSE(j.contains("insecure"));  // written only when set
+  auto back = client::client_file_from_json(j);
+  REQUIRE(back.ok());
+  CHECK(back->ca_file == "/etc/caudal/ca.pem");
+  CHECK_FALSE(back->insecure);
+  CHECK(back->other.empty());
+  f.insecure = true;
+  auto plain = client::client_file_from_json(client::to_json(f));
+  REQUIRE(plain.ok());
+  CHECK(plain->insecure);
+  CHECK_FALSE(client::client_file_from_json(nlohmann::json{{"ca_file", 7}}).ok());
+  CHECK_FALSE(client::client_file_from_json(nlohmann::json{{"insecure", "yes"}}).ok());
+}

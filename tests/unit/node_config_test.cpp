@@ -370,3 +370,40 @@ TEST_CASE("read_secret_file: trims the newline, warns on open modes, never echoe
   CHECK(contains(missing.error().detail, "missing"));
   CHECK_FALSE(read_secret_file("").ok());
 }
+
+TEST_CASE("TLS settings: required unless insecure, never both, cert and key together") {
+  auto defaults = parse_node_config("", "node.toml", pg_env);
+  REQUIRE(defaults.ok());
+  auto none = check_transport_security(*defaults);
+  REQUIRE_FALSE(none.ok());
+  CHECK(contains(none.error().detail, "TLS 1.3 only"));
+  CHECK(contains(none.error().detail, "--insecure"));
+
+  auto tls = parse_node_config("[tls]\ncert_file = \"n.pem\"\nkey_file = \"n.key\"\nca_file = \"ca.pem\"\n",
+                               "node.toml", pg_env);
+  REQUIRE(tls.ok());
+  CHECK(tls->tls_cert_file == "n.pem");
+  CHECK(tls->tls_key_file == "n.key");
+  CHECK(tls->tls_ca_file == "ca.pem");
+  CHECK(tls->tls_handshake_timeout_ms == 10000);
+  CHECK(check_transport_security(*tls).ok());
+
+  auto insecure = parse_node_config("[tls]\ninsecure = true\n", "node.toml", pg_env);
+  REQUIRE(insecure.ok());
+  CHECK(check_transport_security(*insecure).ok());
+
+  CHECK(contains(parse_error("[tls]\ninsecure = true\ncert_file = \"n.pem\"\nkey_file = \"n.key\"\n"),
+                 "choose TLS or plain TCP"));
+  CHECK(contains(parse_error("[tls]\ncert_file = \"n.pem\"\n"), "go together"));
+}
+
+TEST_CASE("boolean flags are independent (--insecure does not set --test-hooks)") {
+  auto only_insecure = load({"--insecure"});
+  REQUIRE(only_insecure.ok());
+  CHECK(only_insecure->insecure);
+  CHECK_FALSE(only_insecure->test_hooks);
+  auto only_hooks = load({"--test-hooks"});
+  REQUIRE(only_hooks.ok());
+  CHECK(only_hooks->test_hooks);
+  CHECK_FALSE(only_hooks->insecure);
+}

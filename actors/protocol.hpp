@@ -17,6 +17,7 @@
 #include "base/ids.hpp"
 #include "base/result.hpp"
 #include "storage/admin_store.hpp"
+#include "storage/cluster_store.hpp"
 #include "storage/ledger_store.hpp"
 
 // Request-level failures travel between actors as caf::error values of category "caudal".
@@ -57,6 +58,7 @@ using create_tenant_atom = caf::atom_constant<caf::atom("cr_tenant")>;
 using list_tenants_atom = caf::atom_constant<caf::atom("ls_tenants")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
+using leases_atom = caf::atom_constant<caf::atom("leases")>;
 
 // --- payloads ---
 struct account_batch {
@@ -102,9 +104,16 @@ struct commit_work {
   uint64_t generation = 0;  // the tenant's working-set generation (see batch_writer's poisoning)
   uint64_t seq = 0;         // the tenant's unit sequence number, acknowledged back
   caf::actor reply_to;      // the tenant actor
+  std::optional<storage::shard_fence> fence;  // the shard lease the tenant actor runs under (none: unfenced,
+                                              // actor tests only); refused with not_owner once it is lost
   ledger::effects changes;
 };
 using commit_work_ptr = std::shared_ptr<const commit_work>;
+
+// The shard leases this node holds now, with their epochs (ascending by shard): the whole table each time.
+struct lease_table {
+  std::vector<storage::held_lease> leases;
+};
 
 struct auth_result {
   std::optional<tenant_id> tenant;  // none: an operator session
@@ -132,7 +141,9 @@ struct tenant_list {
 //   (account_transfers_atom, tenant_id, account_filter)-> transfer_list
 //   (account_balances_atom, tenant_id, account_filter) -> balance_list
 //   (crash_atom, tenant_id) / (crash_account_atom, tenant_id, account_id) / (passivate_atom, tenant_id) -> unit
-//   failures: errc (overloaded, tenant_unavailable, commit_failed, commit_outcome_unknown, timeout...)
+//   (leases_atom, lease_table) from the lease manager: the shards this node owns now (nothing answered)
+//   failures: errc (overloaded, tenant_unavailable, commit_failed, commit_outcome_unknown, timeout, not_owner
+//   (the tenant's shard is not this node's), shard_moving (its shard was lost while the request ran)...)
 // tenant_actor: the same ledger messages without the tenant_id (the registry strips it).
 // account_actor: (get_atom) -> ledger::account; (apply_atom, account_update); (crash_atom).
 // batch_writer: (commit_atom, commit_work_ptr) answered later by a message to reply_to:
@@ -172,6 +183,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::account_rows)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::expiry_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::tenant_expiries)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::commit_work_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::lease_table)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::auth_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::created_tenant)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::tenant_list)

@@ -39,6 +39,7 @@ enum ErrorCode {
   rateLimited @16;           # retryable, later
   tenantExists @17;          # a tenant with that name exists already
   notEnabled @18;            # a feature the node was not started with (test hooks)
+  notOwner @19;              # retryable: this node does not hold the tenant's shard lease; nothing written
 }
 
 struct U128 {

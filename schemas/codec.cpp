@@ -16,7 +16,7 @@ static_assert(static_cast<uint16_t>(api::CreateTransferResult::ID_ALREADY_FAILED
               static_cast<uint16_t>(ledger::create_transfer_result::id_already_failed));
 static_assert(static_cast<uint16_t>(api::CreateTransferResult::PENDING_TRANSFER_EXPIRED) ==
               static_cast<uint16_t>(ledger::create_transfer_result::pending_transfer_expired));
-static_assert(static_cast<uint16_t>(api::ErrorCode::NOT_ENABLED) == errc_max);
+static_assert(static_cast<uint16_t>(api::ErrorCode::NOT_OWNER) == errc_max);
 static_assert(static_cast<uint16_t>(api::ErrorCode::NODE_DOWN) == static_cast<uint16_t>(errc::node_down));
 static_assert(static_cast<uint16_t>(api::FaultKind::WRITER_DELAY) == fault_kind_max);
 static_assert(api::MAX_BATCH_ITEMS == limits::max_batch_items);

@@ -59,6 +59,7 @@ using list_tenants_atom = caf::atom_constant<caf::atom("ls_tenants")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using leases_atom = caf::atom_constant<caf::atom("leases")>;
+using cluster_status_atom = caf::atom_constant<caf::atom("cl_status")>;
 
 // --- payloads ---
 struct account_batch {
@@ -157,7 +158,8 @@ struct tenant_list {
 //   (next_expiries_atom) -> tenant_expiries.
 // admin_worker pool: (authenticate_atom, std::string client_id, std::string secret) -> auth_result;
 //   (create_tenant_atom, std::string name, std::string country) -> created_tenant;
-//   (list_tenants_atom) -> tenant_list; (verify_atom) -> storage::verify_report.
+//   (list_tenants_atom) -> tenant_list; (verify_atom) -> storage::verify_report;
+//   (cluster_status_atom) -> caudal::cluster_status.
 
 // caf::error <-> errc. Errors of other categories (CAF's own) map to the closest errc.
 caf::error to_error(const failure& f);
@@ -190,3 +192,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::tenant_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::prefetch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::tenant_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::verify_report)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::cluster_status)

@@ -157,6 +157,11 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
 
     auto* verify_cmd = app.add_subcommand("verify", "Check double entry and every balance (operator credentials)");
 
+    auto* cluster = app.add_subcommand("cluster", "The cluster's members and shard leases");
+    cluster->require_subcommand(1);
+    auto* cluster_status_cmd =
+        cluster->add_subcommand("status", "Nodes (state, region, shards, heartbeat age) and the shard summary");
+
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -184,6 +189,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       return transfer_get(ctx, args.transfer_get);
     if (verify_cmd->parsed())
       return verify(ctx);
+    if (cluster_status_cmd->parsed())
+      return cluster_status(ctx);
     err << "caudal: no command\n";
     return exit_usage;
   } catch (const std::exception& e) {

@@ -542,4 +542,16 @@ int verify(context& ctx) {
       });
 }
 
+int cluster_status(context& ctx) {
+  return call_and_print(
+      ctx, as_operator(ctx), [](client::connection& c) { return c.get_cluster_status(); },
+      [&](const client::cluster_status& status) {
+        if (ctx.global.json)
+          print_json(ctx, cluster_status_json(status));
+        else
+          print_cluster_status(ctx.out, status);
+        return exit_processed;
+      });
+}
+
 }  // namespace caudal::cli

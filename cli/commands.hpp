@@ -94,5 +94,6 @@ int account_balances(context& ctx, const query_args& a);
 int transfer_create(context& ctx, const transfer_create_args& a);
 int transfer_get(context& ctx, const lookup_args& a);
 int verify(context& ctx);
+int cluster_status(context& ctx);
 
 }  // namespace caudal::cli

@@ -36,6 +36,7 @@ constexpr uint16_t default_port = 7400;
 
 using tenant_info = wire::tenant_info;
 using verify_report = wire::verify_report;
+using cluster_status = wire::cluster_status;
 using fault_kind = wire::fault_kind;
 using fault = wire::fault;
 
@@ -83,6 +84,7 @@ class connection {
   result<new_tenant> create_tenant(const std::string& name, const std::string& country);
   result<std::vector<tenant_info>> list_tenants();
   result<verify_report> verify();
+  result<cluster_status> get_cluster_status();  // members and shard leases (operator credentials)
   result<void> inject_fault(const fault& f);  // nodes without --test-hooks answer errc::not_enabled
 
  private:

@@ -219,6 +219,26 @@ struct VerifyReport {
   transfersChecked @4 :UInt64;
 }
 
+# `caudal cluster status`: membership and shard leases, as PostgreSQL holds them.
+struct ClusterNode {
+  id @0 :Text;
+  incarnation @1 :UInt64;
+  rpcAddress @2 :Text;
+  clusterAddress @3 :Text;     # empty until inter-node messaging listens
+  metricsAddress @4 :Text;
+  region @5 :Text;
+  state @6 :Text;              # joining, up, draining, down
+  heartbeatAgeMs @7 :Int64;    # by PostgreSQL's clock
+  shards @8 :UInt32;           # unexpired leases it holds
+}
+
+struct ClusterStatus {
+  shardCount @0 :UInt32;
+  nodes @1 :List(ClusterNode);
+  shardsOwned @2 :UInt32;      # unexpired leases
+  shardsUnowned @3 :UInt32;    # free, released or expired
+}
+
 # Test-only fault injection; a node answers notEnabled unless started with --test-hooks.
 enum FaultKind {
   crashTenant @0;          # the tenant's actor exits with an error (its supervisor restarts it)
@@ -257,4 +277,5 @@ interface Admin {
   # Recomputes double entry and every balance from one REPEATABLE READ snapshot of the database.
   verify @2 () -> (error :Error, report :VerifyReport);
   injectFault @3 (fault :Fault) -> (error :Error);
+  clusterStatus @4 () -> (error :Error, status :ClusterStatus);
 }

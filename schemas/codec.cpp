@@ -229,6 +229,48 @@ verify_report from_wire(api::VerifyReport::Reader r) {
   return v;
 }
 
+void to_wire(const cluster_status& s, api::ClusterStatus::Builder b) {
+  b.setShardCount(s.shard_count);
+  b.setShardsOwned(s.shards_owned);
+  b.setShardsUnowned(s.shards_unowned);
+  auto list = b.initNodes(static_cast<unsigned>(s.nodes.size()));
+  for (unsigned i = 0; i < list.size(); ++i) {
+    const auto& n = s.nodes[i];
+    auto o = list[i];
+    o.setId(n.id);
+    o.setIncarnation(n.incarnation);
+    o.setRpcAddress(n.rpc_address);
+    o.setClusterAddress(n.cluster_address);
+    o.setMetricsAddress(n.metrics_address);
+    o.setRegion(n.region);
+    o.setState(n.state);
+    o.setHeartbeatAgeMs(n.heartbeat_age_ms);
+    o.setShards(n.shards);
+  }
+}
+
+cluster_status from_wire(api::ClusterStatus::Reader r) {
+  cluster_status s;
+  s.shard_count = r.getShardCount();
+  s.shards_owned = r.getShardsOwned();
+  s.shards_unowned = r.getShardsUnowned();
+  s.nodes.reserve(r.getNodes().size());
+  for (auto n : r.getNodes()) {
+    cluster_node_status o;
+    o.id = to_string(n.getId());
+    o.incarnation = n.getIncarnation();
+    o.rpc_address = to_string(n.getRpcAddress());
+    o.cluster_address = to_string(n.getClusterAddress());
+    o.metrics_address = to_string(n.getMetricsAddress());
+    o.region = to_string(n.getRegion());
+    o.state = to_string(n.getState());
+    o.heartbeat_age_ms = n.getHeartbeatAgeMs();
+    o.shards = n.getShards();
+    s.nodes.push_back(std::move(o));
+  }
+  return s;
+}
+
 void to_wire(const fault& f, api::Fault::Builder b) {
   b.setKind(static_cast<api::FaultKind>(static_cast<uint16_t>(f.kind)));
   b.setTenantId(f.tenant.value);

@@ -320,4 +320,53 @@ result<std::vector<shard_lease>> list_leases(pg_connection& c) {
   return out;
 }
 
+result<caudal::cluster_status> cluster_status(pg_connection& c) {
+  // One snapshot, so the members' shard counts and the summary agree.
+  if (auto b = c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !b.ok())
+    return b.error();
+  auto fail = [&](const failure& f) -> result<caudal::cluster_status> {
+    if (c.healthy())
+      (void)c.exec("ROLLBACK");
+    return f;
+  };
+  caudal::cluster_status s;
+  auto settings = c.query("SELECT coalesce((SELECT shard_count FROM cluster_settings), 0), "
+                          "(SELECT count(*) FROM shard_leases WHERE owner_node IS NOT NULL "
+                          " AND expires_at > clock_timestamp())",
+                          {});
+  if (!settings.ok())
+    return fail(settings.error());
+  s.shard_count = static_cast<uint32_t>(to_u64(settings->text(0, 0)));
+  s.shards_owned = static_cast<uint32_t>(to_u64(settings->text(0, 1)));
+  s.shards_unowned = s.shard_count - std::min(s.shard_count, s.shards_owned);
+  auto members = list_members(c);
+  if (!members.ok())
+    return fail(members.error());
+  // Leases count for the member's current incarnation only (an older incarnation's are not its own).
+  auto counts = c.query("SELECT owner_node, owner_incarnation, count(*) FROM shard_leases "
+                        "WHERE owner_node IS NOT NULL AND expires_at > clock_timestamp() "
+                        "GROUP BY owner_node, owner_incarnation",
+                        {});
+  if (!counts.ok())
+    return fail(counts.error());
+  for (const auto& m : members.value()) {
+    caudal::cluster_node_status n;
+    n.id = m.id.node_id;
+    n.incarnation = m.id.incarnation;
+    n.rpc_address = m.addresses.rpc;
+    n.cluster_address = m.addresses.cluster;
+    n.metrics_address = m.addresses.metrics;
+    n.region = m.region;
+    n.state = member_state_name(m.state);
+    n.heartbeat_age_ms = m.heartbeat_age_ms;
+    for (int i = 0; i < counts->size(); ++i)
+      if (n.id == counts->text(i, 0) && n.incarnation == to_u64(counts->text(i, 1)))
+        n.shards = static_cast<uint32_t>(to_u64(counts->text(i, 2)));
+    s.nodes.push_back(std::move(n));
+  }
+  if (auto done = c.exec("COMMIT"); !done.ok())
+    return fail(done.error());
+  return s;
+}
+
 }  // namespace caudal::storage

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "base/admin_types.hpp"
 #include "storage/pg_connection.hpp"
 
 namespace caudal::storage {
@@ -105,5 +106,9 @@ struct shard_lease {
 };
 // Every lease, ascending by shard.
 result<std::vector<shard_lease>> list_leases(pg_connection& c);
+
+// Members with their unexpired lease counts, and the shard summary, from one snapshot (REPEATABLE READ).
+// An empty cluster (never created): shard_count 0, no nodes.
+result<caudal::cluster_status> cluster_status(pg_connection& c);
 
 }  // namespace caudal::storage

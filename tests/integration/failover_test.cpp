@@ -117,6 +117,14 @@ TEST_CASE("kill -9 of the owner: the other node takes its shards after the lease
   oo.server = n2->rpc_address();
   client::connection opc;
   REQUIRE(opc.open(oo).ok());
+  auto status = opc.get_cluster_status();
+  REQUIRE(status.ok());
+  REQUIRE(status->nodes.size() == 2);
+  CHECK(status->nodes[0].id == "n1");
+  CHECK(status->nodes[0].state == "down");
+  CHECK(status->nodes[0].shards == 0);
+  CHECK(status->nodes[1].state == "up");
+  CHECK(status->nodes[1].shards == 256);
   auto rep = opc.verify();
   REQUIRE(rep.ok());
   CHECK(rep->ok);

@@ -49,6 +49,20 @@ TEST_CASE("a shard taken from the node: its tenants are refused (retryable), not
         "256");
   CHECK(scalar(*db, "SELECT state FROM cluster_members WHERE node_id = 'n1'") == "up");
 
+  // What `caudal cluster status --json` prints comes from here.
+  auto status = fx.operator_session().get_cluster_status();
+  REQUIRE_MESSAGE(status.ok(), errc_name(status.error().code));
+  CHECK(status->shard_count == 256);
+  CHECK(status->shards_owned == 256);
+  CHECK(status->shards_unowned == 0);
+  REQUIRE(status->nodes.size() == 1);
+  CHECK(status->nodes[0].id == "n1");
+  CHECK(status->nodes[0].state == "up");
+  CHECK(status->nodes[0].shards == 256);
+  CHECK(status->nodes[0].rpc_address == fx.node->rpc_address());
+  CHECK(status->nodes[0].metrics_address == fx.node->http_address());
+  CHECK(status->nodes[0].heartbeat_age_ms >= 0);
+
   auto moved = fx.create_tenant("moved");
   auto staying = fx.create_tenant("staying");
   const uint32_t shard = shard_of(moved.created.tenant.id);

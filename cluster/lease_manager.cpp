@@ -138,18 +138,23 @@ class manager {
     // Measured from before the heartbeat is sent: PostgreSQL set the expiry later than this, so a lease
     // is certainly valid until renewed_at_ + lease_ms.
     const auto started = std::chrono::steady_clock::now();
+    bool renewed = false;
     if (connected()) {
       auto r = lease_round(*conn_, *cfg_.shards, me_, cfg_.timing, *cfg_.log);
       if (r.ok()) {
         held_ = std::move(r.value());
         renewed_at_ = started;
+        renewed = true;
       } else {
         cfg_.log->error("cluster: lease round failed ({}): {}", errc_name(r.error().code), r.error().detail);
       }
     }
-    // Not renewed for a whole lease: another node may own our shards by now. Stop serving them (commits
-    // would be refused by the fence anyway; this answers clients sooner).
-    if (!held_.empty() && std::chrono::steady_clock::now() - renewed_at_ >= std::chrono::milliseconds(cfg_.timing.lease_ms)) {
+    // No renewal for a whole lease: another node may own our shards by now. Stop serving them (commits
+    // would be refused by the fence anyway; this answers clients sooner). Only after failed rounds: a round
+    // that succeeded but waited long (its UPDATE queues behind open commits holding the lease rows) renewed
+    // the leases when it ran, later than `started`.
+    if (!renewed && !held_.empty() &&
+        std::chrono::steady_clock::now() - renewed_at_ >= std::chrono::milliseconds(cfg_.timing.lease_ms)) {
       cfg_.log->error("cluster: leases not renewed for {} ms: giving up {} shards", cfg_.timing.lease_ms,
                       held_.size());
       held_.clear();

@@ -91,8 +91,8 @@ result<cluster_start> join_cluster(storage::pg_connection& c, const placement& p
   if (!leases.ok())
     return leases.error();
   s.leases = std::move(leases.value());
-  log.info("cluster: joined as {} incarnation {} (region {}), holding {} of {} shards", node_id,
-           s.self.me.incarnation, region, s.leases.size(), p.shard_count());
+  log.info("cluster: joined as {} incarnation {} (region {}), holding {} of {} shards", node_id, s.self.me.incarnation,
+           region, s.leases.size(), p.shard_count());
   return s;
 }
 
@@ -155,8 +155,7 @@ class manager {
     // the leases when it ran, later than `started`.
     if (!renewed && !held_.empty() &&
         std::chrono::steady_clock::now() - renewed_at_ >= std::chrono::milliseconds(cfg_.timing.lease_ms)) {
-      cfg_.log->error("cluster: leases not renewed for {} ms: giving up {} shards", cfg_.timing.lease_ms,
-                      held_.size());
+      cfg_.log->error("cluster: leases not renewed for {} ms: giving up {} shards", cfg_.timing.lease_ms, held_.size());
       held_.clear();
     }
     publish();

@@ -51,9 +51,8 @@ result<cluster_start> join_cluster(storage::pg_connection& c, const placement& p
 // One round of the lease manager (also what join_cluster ends with): heartbeat (rejoining when this
 // incarnation was declared down), silent members declared down, then acquisition of this node's
 // rendezvous shards. Returns the leases held afterwards (ascending by shard).
-result<std::vector<storage::held_lease>> lease_round(storage::pg_connection& c, const placement& p,
-                                                     membership& m, const lease_timing& timing,
-                                                     spdlog::logger& log);
+result<std::vector<storage::held_lease>> lease_round(storage::pg_connection& c, const placement& p, membership& m,
+                                                     const lease_timing& timing, spdlog::logger& log);
 
 struct lease_manager_config {
   std::string pg_url;

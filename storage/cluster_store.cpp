@@ -19,11 +19,9 @@ constexpr const char* create_settings_sql =
     "INSERT INTO cluster_settings (shard_count) VALUES ($1::integer) ON CONFLICT DO NOTHING RETURNING shard_count";
 constexpr const char* create_region_sql =
     "INSERT INTO cluster_regions (region, first_shard, shard_count) VALUES ($1, $2::integer, $3::integer)";
-constexpr const char* create_leases_sql =
-    "INSERT INTO shard_leases (shard) SELECT generate_series(0, $1::integer - 1)";
+constexpr const char* create_leases_sql = "INSERT INTO shard_leases (shard) SELECT generate_series(0, $1::integer - 1)";
 constexpr const char* read_settings_sql = "SELECT shard_count FROM cluster_settings";
-constexpr const char* read_regions_sql =
-    "SELECT region, first_shard, shard_count FROM cluster_regions ORDER BY region";
+constexpr const char* read_regions_sql = "SELECT region, first_shard, shard_count FROM cluster_regions ORDER BY region";
 
 constexpr const char* join_sql =
     "INSERT INTO cluster_members AS m (node_id, incarnation, cluster_address, rpc_address, metrics_address, region, "
@@ -141,8 +139,8 @@ result<void> check_shape(const cluster_shape& s) {
     if (r.region.empty() || r.shard_count == 0 || uint64_t{r.first_shard} + r.shard_count > s.shard_count)
       return failure{errc::invalid_request, "cluster: region '" + r.region + "' needs a non-empty range of shards"};
     if (i > 0 && regions[i - 1].first_shard + regions[i - 1].shard_count > r.first_shard)
-      return failure{errc::invalid_request, "cluster: regions '" + regions[i - 1].region + "' and '" + r.region +
-                                                "' overlap"};
+      return failure{errc::invalid_request,
+                     "cluster: regions '" + regions[i - 1].region + "' and '" + r.region + "' overlap"};
     regional += r.shard_count;
   }
   // Tenants without a residency region need somewhere to go.
@@ -191,10 +189,14 @@ result<void> create_cluster(pg_connection& c, const cluster_shape& wanted) {
 
 const char* member_state_name(member_state s) {
   switch (s) {
-    case member_state::joining: return "joining";
-    case member_state::up: return "up";
-    case member_state::draining: return "draining";
-    case member_state::down: return "down";
+    case member_state::joining:
+      return "joining";
+    case member_state::up:
+      return "up";
+    case member_state::draining:
+      return "draining";
+    case member_state::down:
+      return "down";
   }
   return "down";
 }
@@ -281,7 +283,7 @@ result<std::vector<member>> list_members(pg_connection& c) {
 }
 
 result<std::vector<held_lease>> acquire_leases(pg_connection& c, const member_identity& me,
-                                              const std::vector<uint32_t>& shards, uint32_t lease_ms) {
+                                               const std::vector<uint32_t>& shards, uint32_t lease_ms) {
   if (shards.empty())
     return std::vector<held_lease>{};
   const std::string inc = std::to_string(me.incarnation), arr = int_array(shards), ms = std::to_string(lease_ms);
@@ -330,10 +332,11 @@ result<caudal::cluster_status> cluster_status(pg_connection& c) {
     return f;
   };
   caudal::cluster_status s;
-  auto settings = c.query("SELECT coalesce((SELECT shard_count FROM cluster_settings), 0), "
-                          "(SELECT count(*) FROM shard_leases WHERE owner_node IS NOT NULL "
-                          " AND expires_at > clock_timestamp())",
-                          {});
+  auto settings = c.query(
+      "SELECT coalesce((SELECT shard_count FROM cluster_settings), 0), "
+      "(SELECT count(*) FROM shard_leases WHERE owner_node IS NOT NULL "
+      " AND expires_at > clock_timestamp())",
+      {});
   if (!settings.ok())
     return fail(settings.error());
   s.shard_count = static_cast<uint32_t>(to_u64(settings->text(0, 0)));
@@ -343,10 +346,11 @@ result<caudal::cluster_status> cluster_status(pg_connection& c) {
   if (!members.ok())
     return fail(members.error());
   // Leases count for the member's current incarnation only (an older incarnation's are not its own).
-  auto counts = c.query("SELECT owner_node, owner_incarnation, count(*) FROM shard_leases "
-                        "WHERE owner_node IS NOT NULL AND expires_at > clock_timestamp() "
-                        "GROUP BY owner_node, owner_incarnation",
-                        {});
+  auto counts = c.query(
+      "SELECT owner_node, owner_incarnation, count(*) FROM shard_leases "
+      "WHERE owner_node IS NOT NULL AND expires_at > clock_timestamp() "
+      "GROUP BY owner_node, owner_incarnation",
+      {});
   if (!counts.ok())
     return fail(counts.error());
   for (const auto& m : members.value()) {

@@ -92,7 +92,7 @@ result<std::vector<member>> list_members(pg_connection& c);
 // Only a member that is joining or up acquires (draining or down: none). Returns the leases granted
 // (ascending by shard); the others are held by someone else. Two nodes racing for a shard: one gets it.
 result<std::vector<held_lease>> acquire_leases(pg_connection& c, const member_identity& me,
-                                              const std::vector<uint32_t>& shards, uint32_t lease_ms);
+                                               const std::vector<uint32_t>& shards, uint32_t lease_ms);
 
 // Gives up this incarnation's leases of `shards` (expired at once, no holder; the epoch stays, so the
 // next holder's is higher). Returns how many it released (leases held by others are left alone).

@@ -49,8 +49,8 @@ client::connection session_on(const node_process& node, const caudal::test::tena
 }
 
 std::string leases_of(storage::pg_connection& db, const std::string& node) {
-  return scalar(db, "SELECT count(*) FROM shard_leases WHERE owner_node = '" + node +
-                        "' AND expires_at > clock_timestamp()");
+  return scalar(
+      db, "SELECT count(*) FROM shard_leases WHERE owner_node = '" + node + "' AND expires_at > clock_timestamp()");
 }
 
 // Polls (every 50 ms, at most 60 s) until `query` answers `expected`.
@@ -152,7 +152,8 @@ TEST_CASE("the owner frozen past its lease: taken over; resumed, its queued requ
     stage = 1;
     while (stage.load() != 2)
       std::this_thread::sleep_for(5ms);
-    queued = opened.ok() ? c.create_transfers({make_transfer(2, 1, 2, 20)}) : result<client::transfer_results>(opened.error());
+    queued = opened.ok() ? c.create_transfers({make_transfer(2, 1, 2, 20)})
+                         : result<client::transfer_results>(opened.error());
   });
   while (stage.load() != 1)
     std::this_thread::sleep_for(5ms);
@@ -173,8 +174,9 @@ TEST_CASE("the owner frozen past its lease: taken over; resumed, its queued requ
 
   // It rejoins as a new incarnation; n2 keeps every shard (hand-off is a later step).
   CHECK(eventually(*db,
-                   "SELECT (incarnation > " + n1_incarnation + ")::text || state FROM cluster_members "
-                   "WHERE node_id = 'n1'",
+                   "SELECT (incarnation > " + n1_incarnation +
+                       ")::text || state FROM cluster_members "
+                       "WHERE node_id = 'n1'",
                    "trueup"));
   CHECK(leases_of(*db, "n2") == "256");
 

@@ -25,8 +25,8 @@ using caudal::test::sql_ok;
 namespace {
 
 // Heartbeat 300 ms, lease 1 s: the deadlines below are 30 s, far past 3x either.
-const std::vector<std::string> fast_leases = {"--heartbeat-ms", "300", "--lease-ms", "1000", "--silent-after-ms",
-                                              "1000"};
+const std::vector<std::string> fast_leases = {"--heartbeat-ms",    "300", "--lease-ms", "1000",
+                                              "--silent-after-ms", "1000"};
 constexpr auto deadline = 30s;
 
 uint32_t shard_of(tenant_id t) {
@@ -36,13 +36,15 @@ uint32_t shard_of(tenant_id t) {
 }
 
 std::string lease_owner(storage::pg_connection& c, uint32_t shard) {
-  return scalar(c, "SELECT coalesce(owner_node, '-') || '/' || epoch FROM shard_leases WHERE shard = " +
-                       std::to_string(shard));
+  return scalar(
+      c, "SELECT coalesce(owner_node, '-') || '/' || epoch FROM shard_leases WHERE shard = " + std::to_string(shard));
 }
 
 }  // namespace
 
-TEST_CASE("a shard taken from the node: its tenants are refused (retryable), nothing written; taken back: retry commits once") {
+TEST_CASE(
+    "a shard taken from the node: its tenants are refused (retryable), nothing written; taken back: retry commits "
+    "once") {
   ledger_fixture fx("shard_lease", fast_leases);
   auto db = fx.db.connect();
   CHECK(scalar(*db, "SELECT count(*) FROM shard_leases WHERE owner_node = 'n1' AND expires_at > clock_timestamp()") ==
@@ -77,8 +79,10 @@ TEST_CASE("a shard taken from the node: its tenants are refused (retryable), not
   REQUIRE(epoch_before == "n1/1");
 
   // Another holder takes the shard (what a node does after the lease expired: next epoch).
-  sql_ok(*db, "UPDATE shard_leases SET owner_node = 'thief', owner_incarnation = 1, epoch = epoch + 1, "
-              "expires_at = clock_timestamp() + interval '1 hour' WHERE shard = " + std::to_string(shard));
+  sql_ok(*db,
+         "UPDATE shard_leases SET owner_node = 'thief', owner_incarnation = 1, epoch = epoch + 1, "
+         "expires_at = clock_timestamp() + interval '1 hour' WHERE shard = " +
+             std::to_string(shard));
 
   // From now on every attempt is refused with a retryable error: fenced at commit (not_owner), refused by
   // the registry once the lease manager noticed (not_owner), or cut off in between (shard_moving).
@@ -103,8 +107,10 @@ TEST_CASE("a shard taken from the node: its tenants are refused (retryable), not
   CHECK(other->at(0) == ledger::create_transfer_result::ok);
 
   // The thief releases it: the node's lease round takes it back (its rendezvous shard) with the next epoch.
-  sql_ok(*db, "UPDATE shard_leases SET owner_node = NULL, owner_incarnation = NULL, expires_at = clock_timestamp() "
-              "WHERE shard = " + std::to_string(shard));
+  sql_ok(*db,
+         "UPDATE shard_leases SET owner_node = NULL, owner_incarnation = NULL, expires_at = clock_timestamp() "
+         "WHERE shard = " +
+             std::to_string(shard));
   bool committed = false;
   const auto until_back = std::chrono::steady_clock::now() + deadline;
   while (!committed && std::chrono::steady_clock::now() < until_back) {

@@ -147,8 +147,9 @@ TEST_CASE("a heartbeat renews the node's own leases; a silent node is declared d
   CHECK(lease_of(*c, 2).expires_in_ms <= 1000);
 
   // b goes silent: only b is declared down (a's heartbeat is recent).
-  sql_ok(*c, "UPDATE cluster_members SET last_heartbeat = clock_timestamp() - interval '10 seconds' "
-             "WHERE node_id = 'b'");
+  sql_ok(*c,
+         "UPDATE cluster_members SET last_heartbeat = clock_timestamp() - interval '10 seconds' "
+         "WHERE node_id = 'b'");
   auto down = storage::declare_silent_down(*c, 5000);
   REQUIRE_MESSAGE(down.ok(), why(down));
   CHECK(down.value() == std::vector<storage::member_identity>{b});

@@ -1,11 +1,11 @@
 // Placement (cluster/placement): tenants to shards, shards to live nodes by rendezvous hashing, residency
 // regions. Deterministic: the same inputs give the same placement on every node and in every build.
+#include "cluster/placement.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <map>
-
-#include "cluster/placement.hpp"
 
 using namespace caudal;
 using caudal::cluster::placement;
@@ -46,9 +46,9 @@ std::map<std::string, size_t> load(const std::vector<std::string>& owners) {
 TEST_CASE("shapes that cannot place every tenant are refused") {
   CHECK_FALSE(placement::make(0, {}).ok());
   CHECK_FALSE(placement::make(65537, {}).ok());
-  CHECK_FALSE(placement::make(8, {{"br", 0, 8}}).ok());               // no global shard
+  CHECK_FALSE(placement::make(8, {{"br", 0, 8}}).ok());                // no global shard
   CHECK_FALSE(placement::make(8, {{"br", 0, 4}, {"mx", 3, 2}}).ok());  // overlap
-  CHECK_FALSE(placement::make(8, {{"br", 6, 3}}).ok());               // past the end
+  CHECK_FALSE(placement::make(8, {{"br", 6, 3}}).ok());                // past the end
   CHECK_FALSE(placement::make(8, {{"", 0, 2}}).ok());
   CHECK_FALSE(placement::make(8, {{"br", 0, 2}, {"br", 2, 2}}).ok());
   CHECK(placement::make(8, {{"br", 0, 2}, {"mx", 2, 2}}).ok());

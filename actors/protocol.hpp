@@ -60,6 +60,7 @@ using verify_atom = caf::atom_constant<caf::atom("verify")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using leases_atom = caf::atom_constant<caf::atom("leases")>;
 using cluster_status_atom = caf::atom_constant<caf::atom("cl_status")>;
+using handoff_atom = caf::atom_constant<caf::atom("handoff")>;
 
 // --- payloads ---
 struct account_batch {
@@ -115,6 +116,10 @@ using commit_work_ptr = std::shared_ptr<const commit_work>;
 struct lease_table {
   std::vector<storage::held_lease> leases;
 };
+// Shards, ascending (at most the cluster's shard count).
+struct shard_list {
+  std::vector<uint32_t> shards;
+};
 
 struct auth_result {
   std::optional<tenant_id> tenant;  // none: an operator session
@@ -143,6 +148,9 @@ struct tenant_list {
 //   (account_balances_atom, tenant_id, account_filter) -> balance_list
 //   (crash_atom, tenant_id) / (crash_account_atom, tenant_id, account_id) / (passivate_atom, tenant_id) -> unit
 //   (leases_atom, lease_table) from the lease manager: the shards this node owns now (nothing answered)
+//   (handoff_atom, shard_list) from the lease manager: the shards to hand over now (replacing the last such
+//   list): their tenants get shard_moving from now on -> shard_list of those whose tenants are stopped (no
+//   request in progress), which the lease manager may release
 //   failures: errc (overloaded, tenant_unavailable, commit_failed, commit_outcome_unknown, timeout, not_owner
 //   (the tenant's shard is not this node's), shard_moving (its shard was lost while the request ran)...)
 // tenant_actor: the same ledger messages without the tenant_id (the registry strips it).
@@ -186,6 +194,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::expiry_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::tenant_expiries)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::commit_work_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::lease_table)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::shard_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::auth_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::created_tenant)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::tenant_list)

@@ -1,6 +1,7 @@
 #include "actors/tenant_registry.hpp"
 
 #include <functional>
+#include <set>
 #include <unordered_map>
 
 #include "actors/protocol.hpp"
@@ -33,6 +34,9 @@ struct registry_state {
   // Per shard: the epoch of this node's lease, none when not held (empty until the lease manager's first
   // table; bounded by the cluster's shard count). Used only with services->placement.
   std::vector<std::optional<uint64_t>> held_epochs;
+  // Shards being handed over (the lease manager's last list; bounded by the shard count): their tenants'
+  // new requests get shard_moving while the requests in progress finish.
+  std::set<uint32_t> moving;
 };
 
 using registry_self = caf::stateful_actor<registry_state>;
@@ -78,6 +82,8 @@ result<std::optional<storage::shard_fence>> fence_for(registry_self* self, tenan
   const auto& held = self->state.held_epochs;
   if (shard.value() >= held.size() || !held[shard.value()])
     return failure{errc::not_owner, {}};
+  if (self->state.moving.count(shard.value()) != 0)
+    return failure{errc::shard_moving, {}};
   return std::optional<storage::shard_fence>(storage::shard_fence{shard.value(), *held[shard.value()]});
 }
 
@@ -271,6 +277,8 @@ void on_leases(registry_self* self, const lease_table& table) {
   for (size_t s = 0; s < next.size(); ++s)
     gained = gained || (next[s] && (s >= st.held_epochs.size() || st.held_epochs[s] != next[s]));
   st.held_epochs = std::move(next);
+  for (auto it = st.moving.begin(); it != st.moving.end();)
+    it = st.held_epochs[*it] ? std::next(it) : st.moving.erase(it);  // handed over: no longer ours at all
   std::vector<uint64_t> lost;
   for (const auto& [t, e] : st.tenants)
     if (e.fence && (e.fence->shard >= st.held_epochs.size() || st.held_epochs[e.fence->shard] != e.fence->epoch))
@@ -280,6 +288,36 @@ void on_leases(registry_self* self, const lease_table& table) {
   svc(self).log->info("shard leases: {} held; {} tenants revoked", table.leases.size(), lost.size());
   if (gained)
     schedule_expiries(self);
+}
+
+// Hand-off, the old owner's side: from now on `shards` are moving (new requests: shard_moving). Answers the
+// shards whose tenants have no request in progress, after stopping those tenants: nothing of theirs is
+// being computed any more, so the lease manager may release the lease. Units still in the writer (a
+// pending expiry's) are refused by the fence once the lease is released; the new owner redoes them.
+shard_list on_handoff(registry_self* self, const shard_list& asked) {
+  auto& st = self->state;
+  const auto* p = svc(self).placement.get();
+  st.moving = std::set<uint32_t>(asked.shards.begin(), asked.shards.end());
+  if (p == nullptr || st.moving.empty())
+    return {};
+  std::set<uint32_t> busy;
+  std::vector<uint64_t> stopping;
+  for (const auto& [t, e] : st.tenants) {
+    if (!e.fence || st.moving.count(e.fence->shard) == 0)
+      continue;
+    if (e.outstanding.empty())
+      stopping.push_back(t);
+    else
+      busy.insert(e.fence->shard);
+  }
+  for (uint64_t t : stopping)
+    if (busy.count(st.tenants[t].fence->shard) == 0)
+      revoke(self, t);  // nothing outstanding: nobody is answered shard_moving
+  shard_list quiet;
+  for (uint32_t s : st.moving)
+    if (busy.count(s) == 0)
+      quiet.shards.push_back(s);
+  return quiet;
 }
 
 caf::behavior tenant_registry(registry_self* self, services_ptr services) {
@@ -340,6 +378,7 @@ caf::behavior tenant_registry(registry_self* self, services_ptr services) {
       [=](crash_account_atom a, tenant_id t, account_id id) { return forward<caf::unit_t>(self, t, a, id); },
       [=](passivate_atom a, tenant_id t) { return forward<caf::unit_t>(self, t, a); },
       [=](leases_atom, const lease_table& table) { on_leases(self, table); },
+      [=](handoff_atom, const shard_list& shards) { return on_handoff(self, shards); },
   };
 }
 

@@ -27,7 +27,8 @@ std::string shard_list(const std::vector<storage::held_lease>& leases) {
 }  // namespace
 
 result<std::vector<storage::held_lease>> lease_round(storage::pg_connection& c, const placement& p, membership& m,
-                                                     const lease_timing& timing, spdlog::logger& log) {
+                                                     const lease_timing& timing, spdlog::logger& log,
+                                                     std::vector<uint32_t>* to_hand_off) {
   std::vector<storage::held_lease> held;
   auto renewed = storage::heartbeat(c, m.me, timing.lease_ms);
   if (renewed.ok()) {
@@ -61,10 +62,19 @@ result<std::vector<storage::held_lease>> lease_round(storage::pg_connection& c, 
   for (const auto& mem : members.value())
     if (is_live(mem.state))
       live.push_back({mem.id.node_id, mem.region});
+  const auto owners = p.owners(live);
   std::vector<uint32_t> missing;
-  for (uint32_t s : p.shards_of(m.me.node_id, live))
-    if (std::none_of(held.begin(), held.end(), [s](const storage::held_lease& l) { return l.shard == s; }))
+  for (uint32_t s = 0; s < p.shard_count(); ++s)
+    if (owners[s] && live[*owners[s]].node_id == m.me.node_id &&
+        std::none_of(held.begin(), held.end(), [s](const storage::held_lease& l) { return l.shard == s; }))
       missing.push_back(s);
+  if (to_hand_off != nullptr) {
+    // Another live node should own it. A shard no live node may own (its region has none) stays here.
+    to_hand_off->clear();
+    for (const auto& l : held)
+      if (owners[l.shard] && live[*owners[l.shard]].node_id != m.me.node_id)
+        to_hand_off->push_back(l.shard);
+  }
   if (!missing.empty()) {
     // Only free, expired, or our previous incarnation's leases are granted; the rest stay with their holders.
     auto got = storage::acquire_leases(c, m.me, missing, timing.lease_ms);
@@ -140,11 +150,13 @@ class manager {
     const auto started = std::chrono::steady_clock::now();
     bool renewed = false;
     if (connected()) {
-      auto r = lease_round(*conn_, *cfg_.shards, me_, cfg_.timing, *cfg_.log);
+      std::vector<uint32_t> to_hand_off;
+      auto r = lease_round(*conn_, *cfg_.shards, me_, cfg_.timing, *cfg_.log, &to_hand_off);
       if (r.ok()) {
         held_ = std::move(r.value());
         renewed_at_ = started;
         renewed = true;
+        hand_off(to_hand_off);
       } else {
         cfg_.log->error("cluster: lease round failed ({}): {}", errc_name(r.error().code), r.error().detail);
       }
@@ -159,6 +171,35 @@ class manager {
       held_.clear();
     }
     publish();
+  }
+
+  // Asks the registry to quiesce `shards` (an empty list after a non-empty one clears its moving set) and
+  // releases the leases of those it reports quiet. One question per round: shards with requests still in
+  // progress are asked again next round.
+  void hand_off(const std::vector<uint32_t>& shards) {
+    if (shards.empty() && !handing_off_)
+      return;
+    handing_off_ = !shards.empty();
+    std::vector<uint32_t> quiet;
+    self_
+        ->request(cfg_.registry, std::chrono::milliseconds(cfg_.timing.heartbeat_ms), actors::handoff_atom::value,
+                  actors::shard_list{shards})
+        .receive(
+            [&](actors::shard_list& q) { quiet = std::move(q.shards); },
+            [&](caf::error& e) { cfg_.log->warn("cluster: hand-off question unanswered: {}", caf::to_string(e)); });
+    if (quiet.empty())
+      return;
+    auto released = storage::release_leases(*conn_, me_.me, quiet);
+    if (!released.ok()) {
+      cfg_.log->error("cluster: releasing {} handed-over shards failed: {}", quiet.size(), released.error().detail);
+      return;
+    }
+    held_.erase(std::remove_if(held_.begin(), held_.end(),
+                               [&](const storage::held_lease& l) {
+                                 return std::binary_search(quiet.begin(), quiet.end(), l.shard);
+                               }),
+                held_.end());
+    cfg_.log->info("cluster: handed over {} shards ({} released)", quiet.size(), released.value());
   }
 
   void publish() {
@@ -192,6 +233,7 @@ class manager {
   std::vector<storage::held_lease> published_;  // what the registry was told last
   std::chrono::steady_clock::time_point renewed_at_;
   std::unique_ptr<storage::pg_connection> conn_;
+  bool handing_off_ = false;  // the registry was last given a non-empty hand-off list
 };
 
 }  // namespace

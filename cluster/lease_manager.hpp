@@ -8,9 +8,10 @@
 // its first request already holding its shards. The lease_manager actor then runs detached, on its own
 // thread with its own PostgreSQL connection (libpq blocks).
 //
-// Not yet (later steps of the cluster issue): handing shards over when rendezvous hashing gives them to
-// another node (join, drain), so for now a shard stays with whoever holds it until that node stops or
-// dies; forwarding requests for other nodes' shards.
+// Hand-off (old owner's side): a held shard that rendezvous hashing gives to another live node (it joined,
+// or this node is draining) is announced to the registry, which refuses its tenants' new requests
+// (shard_moving) and stops them once their requests in progress are answered; then the lease is released
+// and the new owner takes it on its next round (next epoch). Not yet: forwarding requests to the owner.
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
@@ -50,9 +51,11 @@ result<cluster_start> join_cluster(storage::pg_connection& c, const placement& p
 
 // One round of the lease manager (also what join_cluster ends with): heartbeat (rejoining when this
 // incarnation was declared down), silent members declared down, then acquisition of this node's
-// rendezvous shards. Returns the leases held afterwards (ascending by shard).
+// rendezvous shards. Returns the leases held afterwards (ascending by shard); `to_hand_off` (when given)
+// receives the held shards rendezvous hashing now gives to another live node (ascending).
 result<std::vector<storage::held_lease>> lease_round(storage::pg_connection& c, const placement& p, membership& m,
-                                                     const lease_timing& timing, spdlog::logger& log);
+                                                     const lease_timing& timing, spdlog::logger& log,
+                                                     std::vector<uint32_t>* to_hand_off = nullptr);
 
 struct lease_manager_config {
   std::string pg_url;

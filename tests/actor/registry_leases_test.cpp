@@ -90,3 +90,39 @@ TEST_CASE("without placement (no cluster) every tenant is served, unfenced") {
   REQUIRE(error_of(h.create_accounts(tenant_id{1}, {new_account(1)})) == "ok");
   CHECK(fence_of(h, tenant_id{1}) == std::nullopt);
 }
+
+TEST_CASE("hand-off: a moving shard's new requests get shard_moving; it is quiet once its requests are answered") {
+  auto shards = eight_shards();
+  const tenant_id mine{1};
+  const uint32_t my_shard = shards->shard_of(mine).value();
+  harness h({}, {}, shards);
+  h.world().add_tenant(mine);
+  h.start();
+  h.lease_table({{my_shard, 3}});
+  REQUIRE(error_of(h.create_accounts(mine, {new_account(1), new_account(2)})) == "ok");
+  auto handoff = [&](std::vector<uint32_t> s) {
+    auto r = h.call<actors::shard_list>(actors::handoff_atom::value, actors::shard_list{std::move(s)});
+    REQUIRE(r.ok());
+    return r.value().shards;
+  };
+
+  h.hold(mine);
+  auto in_flight = h.send_transfers(mine, {new_transfer(1, 1, 2, 10)});
+  REQUIRE(eventually([&] { return h.world().held(mine) == 1; }));
+  const caf::actor actor = h.world().loader_of(mine);
+  // Busy: not quiet yet, and new requests are refused while the one in progress goes on.
+  CHECK(handoff({my_shard}).empty());
+  CHECK(error_of(h.create_transfers(mine, {new_transfer(2, 1, 2, 10)})) == "shard_moving");
+  CHECK_FALSE(in_flight->is_done());
+
+  h.release(mine);
+  REQUIRE(eventually([&] { return in_flight->is_done(); }));
+  CHECK(error_of(in_flight->get()) == "ok");  // answered normally, after its commit
+  CHECK(handoff({my_shard}) == std::vector<uint32_t>{my_shard});
+  CHECK(h.wait_down(actor));
+
+  // The hand-off called off (the shard stays): served again, by a new actor.
+  CHECK(handoff({}).empty());
+  CHECK(error_of(h.create_transfers(mine, {new_transfer(2, 1, 2, 10)})) == "ok");
+  CHECK(fence_of(h, mine) == std::optional<shard_fence>(shard_fence{my_shard, 3}));
+}

@@ -1,9 +1,10 @@
-// Two real nodes on one PostgreSQL (issue 4, fail-over; forwarding and hand-off are later steps, so a
-// request sent to a node that does not own the tenant's shard is refused with the retryable not_owner):
-// - kill -9 of the owner: the survivor declares it down and takes its shards once their leases expire;
+// Two real nodes on one PostgreSQL (issue 4, fail-over; forwarding is a later step, so a request sent to a
+// node that does not own the tenant's shard is refused with the retryable not_owner). The second node
+// joins, the first hands over its share; the tenant under test stays on n1. Then:
+// - kill -9 of n1: the survivor declares it down and takes its shards once their leases expire;
 //   acknowledged transfers are intact and a retry with the same id commits exactly once;
-// - the owner frozen (SIGSTOP) past its lease: the other node takes its shards; resumed (SIGCONT), the
-//   request it had queued is refused (fenced) and nothing it held is lost; it rejoins as a new incarnation.
+// - n1 frozen (SIGSTOP) past its lease: n2 takes its shards; resumed (SIGCONT), the request n1 had queued
+//   is refused (fenced) and nothing it held is lost; it rejoins as a new incarnation and gets its share back.
 //
 // Leases: heartbeat 300 ms, lease 1 s, silence 1 s. Every wait is a poll with a 60 s deadline (far past 3x
 // any of them); no fixed sleep is asserted on.
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <thread>
 
+#include "cluster/placement.hpp"
 #include "tests/support/ledger_fixture.hpp"
 #include "tests/support/storage_test_helpers.hpp"
 
@@ -48,11 +50,6 @@ client::connection session_on(const node_process& node, const caudal::test::tena
   return c;
 }
 
-std::string leases_of(storage::pg_connection& db, const std::string& node) {
-  return scalar(
-      db, "SELECT count(*) FROM shard_leases WHERE owner_node = '" + node + "' AND expires_at > clock_timestamp()");
-}
-
 // Polls (every 50 ms, at most 60 s) until `query` answers `expected`.
 bool eventually(storage::pg_connection& db, const std::string& query, const std::string& expected) {
   const auto until = std::chrono::steady_clock::now() + 60s;
@@ -75,12 +72,45 @@ result<client::transfer_results> send_until_answered(client::connection& c, cons
   }
 }
 
+const std::vector<cluster::placement_node> both_nodes = {{"n1", "local"}, {"n2", "local"}};
+
+const cluster::placement& shards() {
+  static const cluster::placement p = cluster::placement::make(256, {}).value();
+  return p;
+}
+
+// A new tenant whose shard rendezvous hashing gives to n1 when both nodes are up (tenant ids are sequential:
+// a few tries at most).
+caudal::test::tenant_handle tenant_on_n1(ledger_fixture& fx) {
+  for (int i = 0; i < 32; ++i) {
+    auto t = fx.create_tenant("acme" + std::to_string(i));
+    const uint32_t s = shards().shard_of(t.created.tenant.id).value();
+    auto owners = shards().owners(both_nodes);
+    if (owners[s] && both_nodes[*owners[s]].node_id == "n1")
+      return t;
+  }
+  FAIL("no tenant placed on n1");
+  return {};
+}
+
+// Waits until n1 and n2 each hold exactly their rendezvous share (the hand-off finished).
+bool balanced(storage::pg_connection& db) {
+  const std::string n1 = std::to_string(shards().shards_of("n1", both_nodes).size());
+  const std::string n2 = std::to_string(shards().shards_of("n2", both_nodes).size());
+  return eventually(
+      db,
+      "SELECT (SELECT count(*) FROM shard_leases WHERE owner_node = 'n1' AND expires_at > clock_timestamp()) "
+      "|| '/' || (SELECT count(*) FROM shard_leases WHERE owner_node = 'n2' AND expires_at > "
+      "clock_timestamp())",
+      n1 + "/" + n2);
+}
+
 }  // namespace
 
 TEST_CASE("kill -9 of the owner: the other node takes its shards after the lease, acknowledged data intact") {
   ledger_fixture fx("failover_kill", leases_for("n1"));
   auto db = fx.db.connect();
-  auto t = fx.create_tenant("acme");
+  auto t = tenant_on_n1(fx);
   auto c1 = fx.session(t);
   REQUIRE(c1.create_accounts({make_account(1), make_account(2)}).ok());
   for (uint64_t id = 1; id <= 20; ++id) {
@@ -91,9 +121,8 @@ TEST_CASE("kill -9 of the owner: the other node takes its shards after the lease
 
   auto n2 = second_node(fx);
   CHECK(scalar(*db, "SELECT state FROM cluster_members WHERE node_id = 'n2'") == "up");
-  // n1 holds every shard and renews them: n2 owns nothing yet (hand-off is a later step) and refuses.
-  CHECK(leases_of(*db, "n1") == "256");
-  CHECK(leases_of(*db, "n2") == "0");
+  REQUIRE(balanced(*db));
+  // The tenant stays with n1: n2 refuses it (retryable).
   auto c2 = session_on(*n2, t);
   auto refused = c2.create_transfers({make_transfer(21, 1, 2, 21)});
   REQUIRE_FALSE(refused.ok());
@@ -103,7 +132,7 @@ TEST_CASE("kill -9 of the owner: the other node takes its shards after the lease
   fx.node->kill9();
   CHECK(eventually(*db, "SELECT state FROM cluster_members WHERE node_id = 'n1'", "down"));
   CHECK(eventually(*db, "SELECT count(*) FROM shard_leases WHERE owner_node = 'n2'", "256"));
-  CHECK(scalar(*db, "SELECT min(epoch) FROM shard_leases") == "2");
+  CHECK(scalar(*db, "SELECT min(epoch) FROM shard_leases") == "2");  // every shard changed holder once
 
   auto r = send_until_answered(c2, make_transfer(21, 1, 2, 21));
   REQUIRE_MESSAGE(r.ok(), errc_name(r.error().code));
@@ -133,11 +162,12 @@ TEST_CASE("kill -9 of the owner: the other node takes its shards after the lease
 TEST_CASE("the owner frozen past its lease: taken over; resumed, its queued request is refused and it rejoins") {
   ledger_fixture fx("failover_stop", leases_for("n1"));
   auto db = fx.db.connect();
-  auto t = fx.create_tenant("acme");
+  auto t = tenant_on_n1(fx);
   auto c1 = fx.session(t);
   REQUIRE(c1.create_accounts({make_account(1), make_account(2)}).ok());
   REQUIRE(c1.create_transfers({make_transfer(1, 1, 2, 10)}).ok());
   auto n2 = second_node(fx);
+  REQUIRE(balanced(*db));
   const std::string n1_incarnation = scalar(*db, "SELECT incarnation FROM cluster_members WHERE node_id = 'n1'");
 
   // The sender's own connection (a client connection belongs to the thread that opened it), opened while
@@ -172,16 +202,16 @@ TEST_CASE("the owner frozen past its lease: taken over; resumed, its queued requ
   CHECK((queued.error().code == errc::not_owner || queued.error().code == errc::shard_moving));
   CHECK(scalar(*db, "SELECT count(*) FROM transfers") == "1");
 
-  // It rejoins as a new incarnation; n2 keeps every shard (hand-off is a later step).
+  // It rejoins as a new incarnation, and n2 hands its share back.
   CHECK(eventually(*db,
                    "SELECT (incarnation > " + n1_incarnation +
                        ")::text || state FROM cluster_members "
                        "WHERE node_id = 'n1'",
                    "trueup"));
-  CHECK(leases_of(*db, "n2") == "256");
+  REQUIRE(balanced(*db));
 
-  auto c2 = session_on(*n2, t);
-  auto r = send_until_answered(c2, make_transfer(2, 1, 2, 20));
+  auto again = session_on(*fx.node, t);
+  auto r = send_until_answered(again, make_transfer(2, 1, 2, 20));
   REQUIRE_MESSAGE(r.ok(), errc_name(r.error().code));
   CHECK(r->at(0) == create_transfer_result::ok);
   CHECK(scalar(*db, "SELECT count(*) || '/' || sum(amount) FROM transfers") == "2/30");

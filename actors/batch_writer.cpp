@@ -35,6 +35,10 @@ class writer {
                           .with();
       failures_ = &cfg_.metrics->add_counter("caudal_group_commit_failures_total", "Failed group commits by reason",
                                              {"reason"});
+      fenced_units_ = &cfg_.metrics
+                           ->add_counter("caudal_fenced_units_total",
+                                         "Units of work refused by the group commit: their shard lease was lost")
+                           .with();
     }
   }
 
@@ -114,9 +118,9 @@ class writer {
       std::vector<storage::tenant_commit> commits;
       commits.reserve(writable.size());
       for (auto& w : writable)
-        commits.push_back({w->tenant, &w->changes});
+        commits.push_back({w->tenant, &w->changes, w->fence});
       auto started = std::chrono::steady_clock::now();
-      result<void> r = errc::database_unavailable;
+      result<storage::group_outcome> r = errc::database_unavailable;
       // database_unavailable means the connection was gone before anything was sent (e.g. the server
       // closed it while we were idle): reconnecting and trying once more is safe.
       for (int attempt = 0; attempt < 2 && !r.ok() && r.error().code == errc::database_unavailable; ++attempt)
@@ -124,8 +128,25 @@ class writer {
           r = storage::commit_group(*conn_, commits, delay_ms_);
       record(r, started, writable);
       if (r.ok()) {
-        for (auto& w : writable)
-          self_->send(w->reply_to, committed_atom::value, w->seq);
+        // A fenced unit was not written: this node no longer holds its shard at the unit's epoch. Like a
+        // failed commit, its tenant's later units of the same generation were computed on top of it.
+        const auto& fenced = r->fenced;
+        for (size_t i = 0, f = 0; i < writable.size(); ++i) {
+          auto& w = writable[i];
+          if (f < fenced.size() && fenced[f] == i) {
+            ++f;
+            poisoned_[w->tenant.value] = w->generation;
+            self_->send(w->reply_to, commit_failed_atom::value, w->seq, errc::not_owner);
+          } else {
+            self_->send(w->reply_to, committed_atom::value, w->seq);
+          }
+        }
+        if (!fenced.empty()) {
+          cfg_.log->warn("group commit: {} of {} units refused, their shard lease is no longer held",
+                         fenced.size(), writable.size());
+          if (fenced_units_ != nullptr)
+            fenced_units_->inc(fenced.size());
+        }
       } else {
         cfg_.log->error("group commit of {} units failed ({}): {}", writable.size(), errc_name(r.error().code),
                         r.error().detail);
@@ -142,7 +163,7 @@ class writer {
     barriers_.clear();
   }
 
-  void record(const result<void>& r, std::chrono::steady_clock::time_point started,
+  void record(const result<storage::group_outcome>& r, std::chrono::steady_clock::time_point started,
               const std::vector<commit_work_ptr>& units) {
     if (cfg_.db_healthy)
       cfg_.db_healthy->store(r.ok() || r.error().code != errc::database_unavailable);
@@ -167,6 +188,7 @@ class writer {
   metrics::histogram* commit_units_ = nullptr;
   metrics::histogram* commit_rows_ = nullptr;
   metrics::counter_family* failures_ = nullptr;
+  metrics::counter* fenced_units_ = nullptr;
   std::unique_ptr<storage::pg_connection> conn_;
   std::vector<commit_work_ptr> group_;
   std::vector<caf::response_promise> barriers_;

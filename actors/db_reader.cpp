@@ -8,6 +8,7 @@
 #include "security/scopes.hpp"
 #include "storage/admin_store.hpp"
 #include "storage/security_store.hpp"
+#include "storage/cluster_store.hpp"
 #include "storage/ledger_store.hpp"
 #include "storage/pg_connection.hpp"
 
@@ -398,6 +399,11 @@ caf::behavior admin_worker(worker* self, db_pool_config cfg) {
         return run<storage::verify_report>(
             self, cfg, [&](storage::pg_connection& c) { return storage::verify(c, scope.tenants); },
             identity<storage::verify_report>);
+      },
+      [=](cluster_status_atom) -> caf::result<caudal::cluster_status> {
+        return run<caudal::cluster_status>(
+            self, cfg, [&](storage::pg_connection& c) { return storage::cluster_status(c); },
+            identity<caudal::cluster_status>);
       },
   };
 }

@@ -12,6 +12,7 @@
 
 #include "base/clock.hpp"
 #include "base/ids.hpp"
+#include "cluster/placement.hpp"
 
 namespace caudal::actors {
 
@@ -44,6 +45,10 @@ struct node_services {
   caf::actor readers;  // pool of db_reader
   caf::actor admin;    // pool of admin_worker
   const caudal::clock* clock = nullptr;
+  // Tenant -> shard. Set: the registry serves only tenants whose shard lease this node holds (the lease
+  // manager tells it which) and every unit of work carries that lease's fence. Null: every tenant is
+  // served, unfenced (actor tests with scripted stand-ins only).
+  std::shared_ptr<const cluster::placement> placement;
   node_limits limits;
   node_timing timing;
   std::shared_ptr<spdlog::logger> log;  // "actors"

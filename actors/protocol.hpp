@@ -17,6 +17,7 @@
 #include "base/ids.hpp"
 #include "base/result.hpp"
 #include "storage/admin_store.hpp"
+#include "storage/cluster_store.hpp"
 #include "storage/ledger_store.hpp"
 
 // Request-level failures travel between actors as caf::error values of category "caudal".
@@ -67,6 +68,9 @@ using audit_atom = caf::atom_constant<caf::atom("audit")>;
 using list_audit_atom = caf::atom_constant<caf::atom("ls_audit")>;
 using revoked_since_atom = caf::atom_constant<caf::atom("revoked")>;
 using client_active_atom = caf::atom_constant<caf::atom("cl_active")>;
+using leases_atom = caf::atom_constant<caf::atom("leases")>;
+using cluster_status_atom = caf::atom_constant<caf::atom("cl_status")>;
+using handoff_atom = caf::atom_constant<caf::atom("handoff")>;
 
 // --- payloads ---
 struct account_batch {
@@ -112,9 +116,20 @@ struct commit_work {
   uint64_t generation = 0;  // the tenant's working-set generation (see batch_writer's poisoning)
   uint64_t seq = 0;         // the tenant's unit sequence number, acknowledged back
   caf::actor reply_to;      // the tenant actor
+  std::optional<storage::shard_fence> fence;  // the shard lease the tenant actor runs under (none: unfenced,
+                                              // actor tests only); refused with not_owner once it is lost
   ledger::effects changes;
 };
 using commit_work_ptr = std::shared_ptr<const commit_work>;
+
+// The shard leases this node holds now, with their epochs (ascending by shard): the whole table each time.
+struct lease_table {
+  std::vector<storage::held_lease> leases;
+};
+// Shards, ascending (at most the cluster's shard count).
+struct shard_list {
+  std::vector<uint32_t> shards;
+};
 
 struct auth_result {
   std::optional<tenant_id> tenant;  // none: an operator session
@@ -172,7 +187,12 @@ struct tenant_scope {
 //   each refused with errc::forbidden unless the caller is bound to that tenant and holds the scope
 //   (ledger:write for creates, ledger:read for the others)
 //   (crash_atom, tenant_id) / (crash_account_atom, tenant_id, account_id) / (passivate_atom, tenant_id) -> unit
-//   failures: errc (overloaded, tenant_unavailable, commit_failed, commit_outcome_unknown, timeout...)
+//   (leases_atom, lease_table) from the lease manager: the shards this node owns now (nothing answered)
+//   (handoff_atom, shard_list) from the lease manager: the shards to hand over now (replacing the last such
+//   list): their tenants get shard_moving from now on -> shard_list of those whose tenants are stopped (no
+//   request in progress), which the lease manager may release
+//   failures: errc (overloaded, tenant_unavailable, commit_failed, commit_outcome_unknown, timeout, not_owner
+//   (the tenant's shard is not this node's), shard_moving (its shard was lost while the request ran)...)
 // tenant_actor: the same ledger messages without the tenant_id (the registry strips it).
 // account_actor: (get_atom) -> ledger::account; (apply_atom, account_update); (crash_atom).
 // batch_writer: (commit_atom, commit_work_ptr) answered later by a message to reply_to:
@@ -192,7 +212,8 @@ struct tenant_scope {
 //   (audit_atom, audit_event) -> unit; (list_audit_atom, int64_t since_ms, uint32_t limit) -> audit_list;
 //   (revoked_since_atom, int64_t since_ms) -> client_list; (client_active_atom, std::string) -> bool;
 //   (create_tenant_atom, std::string name, std::string country) -> created_tenant;
-//   (list_tenants_atom) -> tenant_list; (verify_atom, tenant_scope) -> storage::verify_report.
+//   (list_tenants_atom) -> tenant_list; (verify_atom, tenant_scope) -> storage::verify_report;
+//   (cluster_status_atom) -> caudal::cluster_status.
 
 // caf::error <-> errc. Errors of other categories (CAF's own) map to the closest errc.
 caf::error to_error(const failure& f);
@@ -218,6 +239,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::account_rows)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::expiry_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::tenant_expiries)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::commit_work_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::lease_table)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::shard_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::auth_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::created_tenant)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::tenant_list)
@@ -231,3 +254,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::prefetch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::tenant_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::verify_report)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::tenant_scope)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::cluster_status)

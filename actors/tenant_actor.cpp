@@ -262,6 +262,7 @@ void execute(tenant_self* self, std::vector<work_item>& group) {
   work->tenant = st.cfg.tenant;
   work->generation = st.generation;
   work->seq = u.seq;
+  work->fence = st.cfg.fence;
   work->reply_to = caf::actor_cast<caf::actor>(self);
   for (auto& item : group) {
     uint64_t now = now_ns(self);

@@ -20,12 +20,16 @@
 
 #include "actors/node_services.hpp"
 #include "base/ids.hpp"
+#include "storage/ledger_store.hpp"
 
 namespace caudal::actors {
 
 struct tenant_actor_config {
   tenant_id tenant;
   uint64_t incarnation = 0;  // unique per spawn on this node; part of the working-set generation
+  // The lease of the tenant's shard this actor's state was loaded under: every unit it hands the writer
+  // carries it, so once the lease is lost nothing computed on this state is written (not_owner).
+  std::optional<storage::shard_fence> fence;
   services_ptr services;
   caf::actor registry;  // receives (idle_atom, tenant_id, requests_seen, next_expiry_ns)
 };

@@ -3,6 +3,7 @@
 #include "security/scopes.hpp"
 
 #include <functional>
+#include <set>
 #include <unordered_map>
 
 #include "actors/protocol.hpp"
@@ -21,6 +22,7 @@ struct tenant_entry {
   uint64_t down_until_ns = 0;  // crashed: no restart before this
   uint64_t last_request_ns = 0;  // for choosing whom to passivate when the node is full
   bool passivation_asked = false;
+  std::optional<storage::shard_fence> fence;  // the lease the live actor runs under
 };
 
 struct registry_state {
@@ -31,6 +33,12 @@ struct registry_state {
   size_t live = 0;
   uint64_t next_request_id = 1;
   uint64_t next_incarnation = 1;
+  // Per shard: the epoch of this node's lease, none when not held (empty until the lease manager's first
+  // table; bounded by the cluster's shard count). Used only with services->placement.
+  std::vector<std::optional<uint64_t>> held_epochs;
+  // Shards being handed over (the lease manager's last list; bounded by the shard count): their tenants'
+  // new requests get shard_moving while the requests in progress finish.
+  std::set<uint32_t> moving;
 };
 
 using registry_self = caf::stateful_actor<registry_state>;
@@ -64,8 +72,28 @@ void make_room(registry_self* self) {
   self->request(lru->handle, svc(self).request_timeout(), passivate_atom::value).then([] {}, [](caf::error&) {});
 }
 
+// The lease tenant t's actor must run under: none without placement (unfenced); not_owner when this node
+// does not hold the tenant's shard (forwarding to the owner is a later step of the cluster issue).
+result<std::optional<storage::shard_fence>> fence_for(registry_self* self, tenant_id t) {
+  const auto* p = svc(self).placement.get();
+  if (p == nullptr)
+    return std::optional<storage::shard_fence>{};
+  auto shard = p->shard_of(t);  // residency regions come with the country rules (config layer)
+  if (!shard.ok())
+    return shard.error();
+  const auto& held = self->state.held_epochs;
+  if (shard.value() >= held.size() || !held[shard.value()])
+    return failure{errc::not_owner, {}};
+  if (self->state.moving.count(shard.value()) != 0)
+    return failure{errc::shard_moving, {}};
+  return std::optional<storage::shard_fence>(storage::shard_fence{shard.value(), *held[shard.value()]});
+}
+
 // The live actor of tenant t, spawning it when needed; an errc when it cannot take requests now.
 result<caf::actor> tenant_actor_of(registry_self* self, tenant_id t) {
+  auto fence = fence_for(self, t);
+  if (!fence.ok())
+    return fence.error();
   auto& st = self->state;
   auto& e = entry_for(self, t);
   if (e.handle)
@@ -81,6 +109,8 @@ result<caf::actor> tenant_actor_of(registry_self* self, tenant_id t) {
   cfg.incarnation = st.next_incarnation++;
   cfg.services = st.services;
   cfg.registry = caf::actor_cast<caf::actor>(self);
+  cfg.fence = fence.value();
+  e.fence = fence.value();
   e.handle = spawn_tenant_actor(self, std::move(cfg));
   e.forwarded = 0;
   e.passivation_asked = false;
@@ -103,6 +133,9 @@ errc authorize(const caller& who, tenant_id t, security::scope_set needed) {
 // error as soon as the tenant actor goes down.
 template <class R, class... Ts>
 caf::result<R> forward(registry_self* self, tenant_id t, Ts&&... xs) {
+  // Also with a live actor: the lease may be gone (its actor is stopped when the table says so).
+  if (auto fence = fence_for(self, t); !fence.ok())
+    return caf::make_error(fence.error().code);
   auto target = tenant_actor_of(self, t);
   if (!target.ok())
     return caf::make_error(target.error().code);
@@ -202,6 +235,102 @@ void on_idle(registry_self* self, tenant_id t, uint64_t requests_seen, uint64_t 
   st.tenants.erase(it);
 }
 
+// Pending transfers of tenants that are not active must still expire on time, also after a restart: wakes
+// each tenant at its earliest expiry (tenants of shards this node does not own are not woken).
+void schedule_expiries(registry_self* self) {
+  self->request(svc(self).readers, std::chrono::seconds(60), next_expiries_atom::value)
+      .then(
+          [=](tenant_expiries& x) {
+            uint64_t now = now_ns(self);
+            for (auto& [t, at] : x.items)
+              if (fence_for(self, t).ok())
+                self->delayed_send(self, std::chrono::nanoseconds(at > now ? at - now : 0), wake_atom::value, t);
+          },
+          [=](caf::error& e) {
+            svc(self).log->error("cannot read pending expiries ({}); tenants expire when next used",
+                                 errc_name(to_errc(e)));
+          });
+}
+
+// A tenant whose lease is gone: its requests in progress fail with a retryable error now (their outcome is
+// decided by the fencing commit, and retries with the same ids are safe), and its actor stops. Nothing it
+// computed can be written any more: its units carry the lost lease's epoch.
+void revoke(registry_self* self, uint64_t t) {
+  auto& st = self->state;
+  auto it = st.tenants.find(t);
+  if (it == st.tenants.end())
+    return;
+  auto& e = it->second;
+  auto pending = std::move(e.outstanding);
+  if (e.handle) {
+    st.tenant_by_addr.erase(e.handle.address());
+    --st.live;
+    self->demonitor(e.handle);
+    self->send_exit(e.handle, caf::exit_reason::user_shutdown);
+  }
+  st.tenants.erase(it);
+  for (auto& [id, fail] : pending)
+    fail(errc::shard_moving);
+}
+
+// The lease manager's table of the shards this node holds: tenants of lost (or re-taken, new epoch)
+// shards are revoked; gained shards' tenants get their expiries scheduled.
+void on_leases(registry_self* self, const lease_table& table) {
+  const auto* p = svc(self).placement.get();
+  if (p == nullptr)
+    return;
+  auto& st = self->state;
+  std::vector<std::optional<uint64_t>> next(p->shard_count());
+  for (const auto& l : table.leases)
+    if (l.shard < next.size())
+      next[l.shard] = l.epoch;
+  bool gained = false;
+  for (size_t s = 0; s < next.size(); ++s)
+    gained = gained || (next[s] && (s >= st.held_epochs.size() || st.held_epochs[s] != next[s]));
+  st.held_epochs = std::move(next);
+  for (auto it = st.moving.begin(); it != st.moving.end();)
+    it = st.held_epochs[*it] ? std::next(it) : st.moving.erase(it);  // handed over: no longer ours at all
+  std::vector<uint64_t> lost;
+  for (const auto& [t, e] : st.tenants)
+    if (e.fence && (e.fence->shard >= st.held_epochs.size() || st.held_epochs[e.fence->shard] != e.fence->epoch))
+      lost.push_back(t);
+  for (uint64_t t : lost)
+    revoke(self, t);
+  svc(self).log->info("shard leases: {} held; {} tenants revoked", table.leases.size(), lost.size());
+  if (gained)
+    schedule_expiries(self);
+}
+
+// Hand-off, the old owner's side: from now on `shards` are moving (new requests: shard_moving). Answers the
+// shards whose tenants have no request in progress, after stopping those tenants: nothing of theirs is
+// being computed any more, so the lease manager may release the lease. Units still in the writer (a
+// pending expiry's) are refused by the fence once the lease is released; the new owner redoes them.
+shard_list on_handoff(registry_self* self, const shard_list& asked) {
+  auto& st = self->state;
+  const auto* p = svc(self).placement.get();
+  st.moving = std::set<uint32_t>(asked.shards.begin(), asked.shards.end());
+  if (p == nullptr || st.moving.empty())
+    return {};
+  std::set<uint32_t> busy;
+  std::vector<uint64_t> stopping;
+  for (const auto& [t, e] : st.tenants) {
+    if (!e.fence || st.moving.count(e.fence->shard) == 0)
+      continue;
+    if (e.outstanding.empty())
+      stopping.push_back(t);
+    else
+      busy.insert(e.fence->shard);
+  }
+  for (uint64_t t : stopping)
+    if (busy.count(st.tenants[t].fence->shard) == 0)
+      revoke(self, t);  // nothing outstanding: nobody is answered shard_moving
+  shard_list quiet;
+  for (uint32_t s : st.moving)
+    if (busy.count(s) == 0)
+      quiet.shards.push_back(s);
+  return quiet;
+}
+
 caf::behavior tenant_registry(registry_self* self, services_ptr services) {
   self->state.services = services;
   self->set_down_handler([=](caf::down_msg& m) { on_tenant_down(self, m); });
@@ -212,18 +341,9 @@ caf::behavior tenant_registry(registry_self* self, services_ptr services) {
         self->send_exit(e.handle, m.reason);
     self->quit(m.reason);
   });
-  // Pending transfers of tenants that are not active must still expire on time, also after a restart.
-  self->request(services->readers, std::chrono::seconds(60), next_expiries_atom::value)
-      .then(
-          [=](tenant_expiries& x) {
-            uint64_t now = now_ns(self);
-            for (auto& [t, at] : x.items)
-              self->delayed_send(self, std::chrono::nanoseconds(at > now ? at - now : 0), wake_atom::value, t);
-          },
-          [=](caf::error& e) {
-            svc(self).log->error("cannot read pending expiries at start ({}); tenants expire when next used",
-                                 errc_name(to_errc(e)));
-          });
+  // With placement, expiries are scheduled when shards are gained (the lease manager's tables).
+  if (services->placement == nullptr)
+    schedule_expiries(self);
   return {
       [=](create_accounts_atom a, const caller& who, tenant_id t, account_batch& b) -> caf::result<account_results> {
         if (auto e = authorize(who, t, security::scope::ledger_write); e != errc::none)
@@ -265,6 +385,8 @@ caf::behavior tenant_registry(registry_self* self, services_ptr services) {
         auto it = self->state.tenants.find(t.value);
         if (it != self->state.tenants.end() && it->second.handle)
           return;
+        if (!fence_for(self, t).ok())
+          return;  // not this node's tenant (any more): its owner wakes it
         auto r = tenant_actor_of(self, t);
         if (!r.ok())
           self->delayed_send(self, std::chrono::milliseconds(svc(self).timing.restart_backoff_ms), wake_atom::value,
@@ -280,6 +402,8 @@ caf::behavior tenant_registry(registry_self* self, services_ptr services) {
       },
       [=](crash_account_atom a, tenant_id t, account_id id) { return forward<caf::unit_t>(self, t, a, id); },
       [=](passivate_atom a, tenant_id t) { return forward<caf::unit_t>(self, t, a); },
+      [=](leases_atom, const lease_table& table) { on_leases(self, table); },
+      [=](handoff_atom, const shard_list& shards) { return on_handoff(self, shards); },
   };
 }
 

@@ -50,4 +50,21 @@ struct audit_event {
   std::string detail;   // what was acted on; never a secret, hash or token
 };
 
+// `caudal cluster status`: the members and how the shards are held (see storage::cluster_status).
+struct cluster_node_status {
+  std::string id;
+  uint64_t incarnation = 0;
+  std::string rpc_address, cluster_address, metrics_address;
+  std::string region;
+  std::string state;              // joining, up, draining, down
+  int64_t heartbeat_age_ms = 0;   // by PostgreSQL's clock
+  uint32_t shards = 0;            // unexpired leases it holds
+};
+struct cluster_status {
+  uint32_t shard_count = 0;
+  std::vector<cluster_node_status> nodes;  // ascending by id
+  uint32_t shards_owned = 0;               // unexpired leases
+  uint32_t shards_unowned = 0;             // free, released or expired
+};
+
 }  // namespace caudal

@@ -23,6 +23,7 @@ std::string_view errc_name(errc e) {
     case errc::rate_limited: return "rate_limited";
     case errc::tenant_exists: return "tenant_exists";
     case errc::not_enabled: return "not_enabled";
+    case errc::not_owner: return "not_owner";
   }
   return "internal";
 }
@@ -39,6 +40,7 @@ bool errc_retryable(errc e) {
     case errc::node_down:
     case errc::region_unavailable:
     case errc::rate_limited:
+    case errc::not_owner:
       return true;
     default:
       return false;

@@ -27,6 +27,8 @@ enum class errc : uint8_t {
   rate_limited = 16,           // too many failed authentications (retryable, later)
   tenant_exists = 17,          // a tenant with that name exists already
   not_enabled = 18,            // a feature the node was not started with (test hooks)
+  not_owner = 19,              // this node does not hold the tenant's shard lease (lost, moved or not yet
+                               // taken): nothing was written; retry (retryable)
 };
 
 // snake_case name, as printed by the CLI (`{"error": "overloaded", "retryable": true}`).
@@ -34,6 +36,6 @@ std::string_view errc_name(errc e);
 // A retryable failure may be retried with the same ids: exactly-once effect makes it safe.
 bool errc_retryable(errc e);
 // The highest valid value, for range checks when decoding.
-constexpr uint8_t errc_max = static_cast<uint8_t>(errc::not_enabled);
+constexpr uint8_t errc_max = static_cast<uint8_t>(errc::not_owner);
 
 }  // namespace caudal

@@ -232,6 +232,11 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     token_cmd->add_option("--tenant", args.token_tenant, "Tenant id or name (default: the operator's token)")
         ->type_name("T");
 
+    auto* cluster = app.add_subcommand("cluster", "The cluster's members and shard leases");
+    cluster->require_subcommand(1);
+    auto* cluster_status_cmd =
+        cluster->add_subcommand("status", "Nodes (state, region, shards, heartbeat age) and the shard summary");
+
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -275,6 +280,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       return audit(ctx, args.audit);
     if (token_cmd->parsed())
       return token(ctx, args.token_tenant);
+    if (cluster_status_cmd->parsed())
+      return cluster_status(ctx);
     err << "caudal: no command\n";
     return exit_usage;
   } catch (const std::exception& e) {

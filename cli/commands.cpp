@@ -822,4 +822,16 @@ int token(context& ctx, const std::string& tenant) {
   return exit_processed;
 }
 
+int cluster_status(context& ctx) {
+  return call_and_print(
+      ctx, as_operator(ctx), [](client::connection& c) { return c.get_cluster_status(); },
+      [&](const client::cluster_status& status) {
+        if (ctx.global.json)
+          print_json(ctx, cluster_status_json(status));
+        else
+          print_cluster_status(ctx.out, status);
+        return exit_processed;
+      });
+}
+
 }  // namespace caudal::cli

@@ -124,6 +124,7 @@ int keys_rotate(context& ctx);
 int audit(context& ctx, const audit_args& a);
 // Authenticates (as the tenant's client, or the operator when `tenant` is empty) and prints the access token.
 int token(context& ctx, const std::string& tenant);
+int cluster_status(context& ctx);
 
 // For commands defined in other files (bench). Each prints what went wrong and returns the exit code;
 // exit_processed means it worked.

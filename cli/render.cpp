@@ -181,6 +181,22 @@ json verify_json(const client::verify_report& r) {
   };
 }
 
+json cluster_status_json(const client::cluster_status& s) {
+  json nodes = json::array();
+  for (const auto& n : s.nodes)
+    nodes.push_back(json{{"id", n.id},
+                         {"incarnation", n.incarnation},
+                         {"rpc_address", n.rpc_address},
+                         {"cluster_address", n.cluster_address},
+                         {"metrics_address", n.metrics_address},
+                         {"region", n.region},
+                         {"state", n.state},
+                         {"shards", n.shards},
+                         {"heartbeat_age_ms", n.heartbeat_age_ms}});
+  return json{{"nodes", std::move(nodes)},
+              {"shards", {{"count", s.shard_count}, {"owned", s.shards_owned}, {"unowned", s.shards_unowned}}}};
+}
+
 json error_json(errc e) {
   return json{{"error", std::string(errc_name(e))}, {"retryable", errc_retryable(e)}};
 }
@@ -272,6 +288,15 @@ void print_verify(std::ostream& out, const client::verify_report& r) {
       << " accounts, " << r.transfers_checked << " transfers\n";
   for (const auto& v : r.violations)
     out << "  " << v << '\n';
+}
+
+void print_cluster_status(std::ostream& out, const client::cluster_status& s) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& n : s.nodes)
+    rows.push_back({n.id, std::to_string(n.incarnation), n.state, n.region, std::to_string(n.shards),
+                    std::to_string(n.heartbeat_age_ms), n.rpc_address, n.metrics_address});
+  print_table(out, {"NODE", "INCARNATION", "STATE", "REGION", "SHARDS", "HEARTBEAT_AGE_MS", "RPC", "METRICS"}, rows);
+  out << "shards: " << s.shard_count << ", owned " << s.shards_owned << ", unowned " << s.shards_unowned << '\n';
 }
 
 }  // namespace caudal::cli

@@ -45,6 +45,9 @@ json tenant_created_json(const client::new_tenant& t);
 json tenants_json(const std::vector<client::tenant_info>& tenants);
 // {"ok", "violations": [...], "counts": {"tenants", "accounts", "transfers"}}.
 json verify_json(const client::verify_report& r);
+// {"nodes": [{"id", "incarnation", "rpc_address", "cluster_address", "metrics_address", "region", "state",
+//  "shards", "heartbeat_age_ms"}], "shards": {"count", "owned", "unowned"}}.
+json cluster_status_json(const client::cluster_status& s);
 // {"error": "<errc name>", "retryable": bool}.
 json error_json(errc e);
 
@@ -59,6 +62,7 @@ void print_transfers(std::ostream& out, const std::vector<ledger::transfer>& tra
 void print_balances(std::ostream& out, const std::vector<ledger::account_balance>& balances);
 void print_tenants(std::ostream& out, const std::vector<client::tenant_info>& tenants);
 void print_verify(std::ostream& out, const client::verify_report& r);
+void print_cluster_status(std::ostream& out, const client::cluster_status& s);
 // Columns padded to their widest cell, two spaces apart.
 void print_table(std::ostream& out, const std::vector<std::string>& header,
                  const std::vector<std::vector<std::string>>& rows);

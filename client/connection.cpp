@@ -502,6 +502,14 @@ result<verify_report> connection::verify(const std::vector<tenant_id>& tenants) 
       [](auto& resp) { return wire::from_wire(resp.getReport()); });
 }
 
+result<cluster_status> connection::get_cluster_status() {
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  return impl_->call<cluster_status>(
+      impl_->admin_client(), [](api::Admin::Client& a) { return a.clusterStatusRequest(); },
+      [](auto& resp) { return wire::from_wire(resp.getStatus()); });
+}
+
 result<void> connection::inject_fault(const fault& flt) {
   if (!impl_)
     return failure{errc::node_down, "not connected"};

@@ -46,6 +46,7 @@ constexpr uint16_t default_port = 7400;
 
 using tenant_info = wire::tenant_info;
 using verify_report = wire::verify_report;
+using cluster_status = wire::cluster_status;
 using fault_kind = wire::fault_kind;
 using fault = wire::fault;
 
@@ -107,6 +108,7 @@ class connection {
   result<std::vector<tenant_info>> list_tenants();
   // Of these tenants (at most limits::max_batch_items), or of all when empty.
   result<verify_report> verify(const std::vector<tenant_id>& tenants = {});
+  result<cluster_status> get_cluster_status();  // members and shard leases (operator credentials)
   result<void> inject_fault(const fault& f);  // nodes without --test-hooks answer errc::not_enabled
   // Clients: tenant 0 makes an operator client (scope admin). Scope names as in security/scopes.hpp.
   result<new_client> create_client(uint64_t tenant, const std::vector<std::string>& scopes);

@@ -177,6 +177,11 @@ class admin_impl final : public sanitized<api::Admin::Server> {
         context, [](auto out, storage::verify_report& r) { wire::to_wire(r, out.initReport()); }, audited("verify"));
   }
 
+  kj::Promise<void> clusterStatus(ClusterStatusContext context) override {
+    return respond(ask<caudal::cluster_status>(*ctx_->system, ctx_->admin, ctx_->timeout, cluster_status_atom::value),
+                   context, [](auto out, caudal::cluster_status& s) { wire::to_wire(s, out.initStatus()); });
+  }
+
   kj::Promise<void> injectFault(InjectFaultContext context) override {
     auto f = context.getParams().getFault();
     if (!ctx_->test_hooks) {

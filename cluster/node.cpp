@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <stdexcept>
 #include <thread>
 
 #include "actors/batch_writer.hpp"
@@ -22,11 +23,14 @@
 #include "base/metrics.hpp"
 #include "cluster/gateway.hpp"
 #include "cluster/http_endpoint.hpp"
+#include "cluster/lease_manager.hpp"
+#include "cluster/placement.hpp"
 #include "cluster/rpc_server.hpp"
 #include "security/key_wrap.hpp"
 #include "security/secret_hash.hpp"
 #include "security/tls.hpp"
 #include "storage/admin_store.hpp"
+#include "storage/cluster_store.hpp"
 #include "storage/migrations.hpp"
 #include "storage/pg_connection.hpp"
 
@@ -36,7 +40,7 @@ namespace {
 
 // One sink for the whole node; one named logger per subsystem (STYLE 8).
 struct loggers {
-  std::shared_ptr<spdlog::logger> node, actors, writer, db, gateway;
+  std::shared_ptr<spdlog::logger> node, actors, writer, db, gateway, cluster;
 };
 
 loggers make_loggers(const node_config& cfg) {
@@ -52,7 +56,7 @@ loggers make_loggers(const node_config& cfg) {
     l->flush_on(spdlog::level::trace);  // every line at once: logs matter most just before a crash
     return l;
   };
-  return {make("node"), make("actors"), make("writer"), make("db"), make("gateway")};
+  return {make("node"), make("actors"), make("writer"), make("db"), make("gateway"), make("cluster")};
 }
 
 // PostgreSQL may still be starting (scripts start both at once): retry for a while.
@@ -113,6 +117,30 @@ actors::node_timing timing_of(const node_config& cfg) {
   return t;
 }
 
+// The cluster's shape (created with this node's shard count when it is the first) and its placement.
+result<std::shared_ptr<const placement>> prepare_cluster(storage::pg_connection& c, const node_config& cfg) {
+  storage::cluster_shape wanted;
+  wanted.shard_count = static_cast<uint32_t>(cfg.shard_count);
+  auto shape = storage::ensure_cluster(c, wanted);
+  if (!shape.ok())
+    return shape.error();
+  std::vector<region_range> regions;
+  for (const auto& r : shape->regions)
+    regions.push_back({r.region, r.first_shard, r.shard_count});
+  auto p = placement::make(shape->shard_count, std::move(regions));
+  if (!p.ok())
+    return p.error();
+  return std::make_shared<const placement>(std::move(p).value());
+}
+
+lease_timing lease_timing_of(const node_config& cfg) {
+  lease_timing t;
+  t.lease_ms = static_cast<uint32_t>(cfg.lease_ms);
+  t.heartbeat_ms = static_cast<uint32_t>(cfg.heartbeat_ms);
+  t.silent_after_ms = static_cast<uint32_t>(cfg.silent_after_ms);
+  return t;
+}
+
 std::string host_of(const std::string& address) {
   auto hp = parse_host_port(address);
   return hp.ok() ? hp->host : std::string("127.0.0.1");
@@ -147,6 +175,18 @@ int run_node(const node_config& cfg) {
     if (!text->warning.empty())
       log.node->warn("{}", text->warning);
     kek = std::move(parsed.value());
+  }
+
+  // Membership and leases use their own connection at start (the lease manager opens another).
+  auto cluster_conn = connect_with_retry(cfg, *log.node);
+  if (!cluster_conn.ok()) {
+    log.node->critical("cannot reach PostgreSQL: {}", cluster_conn.error().detail);
+    return 1;
+  }
+  auto shards = prepare_cluster(*cluster_conn.value(), cfg);
+  if (!shards.ok()) {
+    log.node->critical("cannot prepare the cluster: {}", shards.error().detail);
+    return 1;
   }
 
   // Signals are captured before any thread exists (CAF's scheduler), so only the kj loop receives them.
@@ -225,6 +265,7 @@ int run_node(const node_config& cfg) {
                    log.node->warn("cannot load token signing keys yet ({})", errc_name(actors::to_errc(e)));
                  });
   }
+  services->placement = shards.value();
   auto registry = actors::spawn_tenant_registry(sys, services);
 
   auto gw = std::make_shared<gateway_context>();
@@ -248,6 +289,7 @@ int run_node(const node_config& cfg) {
     log.node->warn("test hooks are enabled: fault injection is possible (never use in production)");
 
   int status = 0;
+  caf::actor leases;  // the lease manager, once the node joined
   try {
     gateway api(gw, io.provider->getTimer());
     rpc_server rpc(
@@ -268,6 +310,16 @@ int run_node(const node_config& cfg) {
     http_endpoint http(io, cfg.http_listen, healthy, [&metrics] { return metrics.render(); });
     std::string rpc_addr = host_of(cfg.rpc_listen) + ":" + std::to_string(rpc.port());
     std::string http_addr = host_of(cfg.http_listen) + ":" + std::to_string(http.port());
+    // Joined and holding its shards before it says it serves: its first request finds its tenants owned.
+    auto joined = join_cluster(*cluster_conn.value(), *shards.value(), cfg.node_id, cfg.region,
+                               {"", rpc_addr, http_addr}, lease_timing_of(cfg), *log.cluster);
+    if (!joined.ok())
+      throw std::runtime_error("cannot join the cluster: " + joined.error().detail);
+    cluster_conn.value().reset();
+    caf::anon_send(registry, actors::leases_atom::value, actors::lease_table{joined->leases});
+    leases = sys.spawn<caf::detached>(
+        lease_manager,
+        lease_manager_config{cfg.pg_url, shards.value(), joined.value(), lease_timing_of(cfg), registry, log.cluster});
     log.node->info("serving: rpc={} http={}", rpc_addr, http_addr);
     if (const char* ready = std::getenv("CAUDAL_READY_FILE")) {
       std::ofstream f(ready);
@@ -289,6 +341,9 @@ int run_node(const node_config& cfg) {
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
   for (const auto& w : services->writers)
     caf::anon_send(w, actors::stop_atom::value);
+  // After the writers' stop: their last groups are written, or fenced once the leases are released.
+  if (leases)
+    caf::anon_send(leases, actors::stop_atom::value);
   caf::anon_send_exit(services->readers, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(services->admin, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(checker, caf::exit_reason::user_shutdown);

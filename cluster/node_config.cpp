@@ -111,6 +111,14 @@ const std::vector<setting>& settings() {
        &node_config::restart_budget, 0, 1000},
       {"timing", "restart_window_ms", "restart-window-ms", "the restart budget's window",
        &node_config::restart_window_ms, 1, 3'600'000},
+      {"cluster", "shard_count", "shard-count", "shards of a new cluster (an existing cluster keeps its own)",
+       &node_config::shard_count, 1, 65536},
+      {"cluster", "lease_ms", "lease-ms", "shard lease time past the last renewal (PostgreSQL's clock)",
+       &node_config::lease_ms, 300, 600'000},
+      {"cluster", "heartbeat_ms", "heartbeat-ms", "heartbeat and lease renewal period (at most lease_ms / 3)",
+       &node_config::heartbeat_ms, 100, 200'000},
+      {"cluster", "silent_after_ms", "silent-after-ms", "a node silent this long is declared down (>= lease_ms)",
+       &node_config::silent_after_ms, 300, 3'600'000},
       {"log", "level", "log-level", "trace, debug, info, warn or error", &node_config::level},
       {"log", "file", "log-file", "log file (empty: stderr)", &node_config::log_file},
       {"testing", "hooks", "test-hooks", "enable the fault-injection test RPCs (never in production)",
@@ -392,6 +400,14 @@ result<void> validate_node_config(const node_config& c) {
   if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
     return invalid("tls.cert_file and tls.key_file (--tls-cert-file, --tls-key-file) go together: set both");
   }
+  // A lease must survive two late heartbeats on a busy machine; a node is not declared down while its
+  // leases may still be valid (declaring it down earlier would only make it rejoin needlessly).
+  if (c.heartbeat_ms * 3 > c.lease_ms)
+    return invalid("cluster.heartbeat_ms (" + std::to_string(c.heartbeat_ms) + ") must be at most lease_ms / 3 (" +
+                   std::to_string(c.lease_ms) + " / 3)");
+  if (c.silent_after_ms < c.lease_ms)
+    return invalid("cluster.silent_after_ms (" + std::to_string(c.silent_after_ms) + ") must be at least lease_ms (" +
+                   std::to_string(c.lease_ms) + ")");
   if (c.restart_backoff_max_ms < c.restart_backoff_ms) {
     return invalid("timing.restart_backoff_max_ms (" + std::to_string(c.restart_backoff_max_ms) +
                    ") is below timing.restart_backoff_ms (" + std::to_string(c.restart_backoff_ms) + ")");

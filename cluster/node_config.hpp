@@ -67,6 +67,11 @@ struct node_config {
   uint64_t restart_backoff_max_ms = 5000;    // restart delay cap
   uint64_t restart_budget = 5;               // restarts allowed per window before escalating
   uint64_t restart_window_ms = 10000;        // the restart budget's window
+  // [cluster]: membership and shard leases (times judged by PostgreSQL's clock)
+  uint64_t shard_count = 256;         // shards of a cluster this node creates (an existing one keeps its own)
+  uint64_t lease_ms = 5000;           // a shard lease lasts this long past its last renewal
+  uint64_t heartbeat_ms = 1000;       // heartbeat (renewing the leases) period; at most lease_ms / 3
+  uint64_t silent_after_ms = 5000;    // a node silent this long is declared down; at least lease_ms
   // [log]
   log_level level = log_level::info;  // --log-level
   std::string log_file;               // --log-file (empty: stderr)

@@ -39,6 +39,7 @@ enum ErrorCode {
   rateLimited @16;           # retryable, later
   tenantExists @17;          # a tenant with that name exists already
   notEnabled @18;            # a feature the node was not started with (test hooks)
+  notOwner @19;              # retryable: this node does not hold the tenant's shard lease; nothing written
 }
 
 struct U128 {
@@ -218,6 +219,26 @@ struct VerifyReport {
   transfersChecked @4 :UInt64;
 }
 
+# `caudal cluster status`: membership and shard leases, as PostgreSQL holds them.
+struct ClusterNode {
+  id @0 :Text;
+  incarnation @1 :UInt64;
+  rpcAddress @2 :Text;
+  clusterAddress @3 :Text;     # empty until inter-node messaging listens
+  metricsAddress @4 :Text;
+  region @5 :Text;
+  state @6 :Text;              # joining, up, draining, down
+  heartbeatAgeMs @7 :Int64;    # by PostgreSQL's clock
+  shards @8 :UInt32;           # unexpired leases it holds
+}
+
+struct ClusterStatus {
+  shardCount @0 :UInt32;
+  nodes @1 :List(ClusterNode);
+  shardsOwned @2 :UInt32;      # unexpired leases
+  shardsUnowned @3 :UInt32;    # free, released or expired
+}
+
 # Test-only fault injection; a node answers notEnabled unless started with --test-hooks.
 enum FaultKind {
   crashTenant @0;          # the tenant's actor exits with an error (its supervisor restarts it)
@@ -298,4 +319,6 @@ interface Admin {
   # A new token signing key signs from now on; the previous one verifies until its tokens have expired.
   rotateSigningKey @8 () -> (error :Error, keyId :Text);
   listAudit @9 (sinceMs :Int64, limit :UInt32) -> (error :Error, events :List(AuditEvent));
+  # The members and how the shards are held (PostgreSQL's view, one snapshot).
+  clusterStatus @10 () -> (error :Error, status :ClusterStatus);
 }

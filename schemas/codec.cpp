@@ -18,7 +18,7 @@ static_assert(static_cast<uint16_t>(api::CreateTransferResult::ID_ALREADY_FAILED
               static_cast<uint16_t>(ledger::create_transfer_result::id_already_failed));
 static_assert(static_cast<uint16_t>(api::CreateTransferResult::PENDING_TRANSFER_EXPIRED) ==
               static_cast<uint16_t>(ledger::create_transfer_result::pending_transfer_expired));
-static_assert(static_cast<uint16_t>(api::ErrorCode::NOT_ENABLED) == errc_max);
+static_assert(static_cast<uint16_t>(api::ErrorCode::NOT_OWNER) == errc_max);
 static_assert(static_cast<uint16_t>(api::ErrorCode::NODE_DOWN) == static_cast<uint16_t>(errc::node_down));
 static_assert(static_cast<uint16_t>(api::FaultKind::WRITER_DELAY) == fault_kind_max);
 static_assert(api::MAX_BATCH_ITEMS == limits::max_batch_items);
@@ -291,6 +291,48 @@ verify_report from_wire(api::VerifyReport::Reader r) {
   v.accounts_checked = r.getAccountsChecked();
   v.transfers_checked = r.getTransfersChecked();
   return v;
+}
+
+void to_wire(const cluster_status& s, api::ClusterStatus::Builder b) {
+  b.setShardCount(s.shard_count);
+  b.setShardsOwned(s.shards_owned);
+  b.setShardsUnowned(s.shards_unowned);
+  auto list = b.initNodes(static_cast<unsigned>(s.nodes.size()));
+  for (unsigned i = 0; i < list.size(); ++i) {
+    const auto& n = s.nodes[i];
+    auto o = list[i];
+    o.setId(n.id);
+    o.setIncarnation(n.incarnation);
+    o.setRpcAddress(n.rpc_address);
+    o.setClusterAddress(n.cluster_address);
+    o.setMetricsAddress(n.metrics_address);
+    o.setRegion(n.region);
+    o.setState(n.state);
+    o.setHeartbeatAgeMs(n.heartbeat_age_ms);
+    o.setShards(n.shards);
+  }
+}
+
+cluster_status from_wire(api::ClusterStatus::Reader r) {
+  cluster_status s;
+  s.shard_count = r.getShardCount();
+  s.shards_owned = r.getShardsOwned();
+  s.shards_unowned = r.getShardsUnowned();
+  s.nodes.reserve(r.getNodes().size());
+  for (auto n : r.getNodes()) {
+    cluster_node_status o;
+    o.id = to_string(n.getId());
+    o.incarnation = n.getIncarnation();
+    o.rpc_address = to_string(n.getRpcAddress());
+    o.cluster_address = to_string(n.getClusterAddress());
+    o.metrics_address = to_string(n.getMetricsAddress());
+    o.region = to_string(n.getRegion());
+    o.state = to_string(n.getState());
+    o.heartbeat_age_ms = n.getHeartbeatAgeMs();
+    o.shards = n.getShards();
+    s.nodes.push_back(std::move(o));
+  }
+  return s;
 }
 
 void to_wire(const fault& f, api::Fault::Builder b) {

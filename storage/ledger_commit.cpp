@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <memory>
+#include <string>
 #include <thread>
 
 #include "storage/ledger_rows.hpp"
@@ -39,6 +41,17 @@ constexpr const char* update_accounts_sql =
 constexpr const char* update_tenants_sql =
     "UPDATE tenants t SET last_timestamp = GREATEST(t.last_timestamp, u.ts) "
     "FROM unnest($1::bigint[], $2::bigint[]) AS u(tenant_id, ts) WHERE t.tenant_id = u.tenant_id";
+
+// Fencing (DESIGN.md section 3): the lease rows of the group's (shard, epoch) pairs, locked FOR SHARE in
+// shard order (as cluster_store's writers lock them, so the two cannot deadlock) and kept only while the
+// epoch is unchanged and the lease unexpired by PostgreSQL's clock. FOR SHARE conflicts with the UPDATE
+// that hands a lease to another node: that UPDATE waits for this transaction, and one that committed first
+// is seen here (READ COMMITTED re-reads a row changed meanwhile), so a fence checked here holds until COMMIT.
+// FOR KEY SHARE would not do: it does not conflict with an UPDATE of non-key columns.
+constexpr const char* check_fences_sql =
+    "SELECT l.shard, l.epoch FROM shard_leases l "
+    "JOIN unnest($1::integer[], $2::bigint[]) AS f(shard, epoch) ON l.shard = f.shard AND l.epoch = f.epoch "
+    "WHERE l.expires_at > clock_timestamp() ORDER BY l.shard FOR SHARE OF l";
 
 // An update of one tenant's row, remembered with its position so duplicates resolve deterministically.
 template <class T>
@@ -273,16 +286,63 @@ result<void> send_commit(pg_connection& c) {
   return failure{errc::commit_failed, std::move(f.detail)};
 }
 
+// The group's distinct fences (ascending).
+std::vector<shard_fence> fences_of(const std::vector<tenant_commit>& group) {
+  std::vector<shard_fence> out;
+  for (const auto& tc : group)
+    if (tc.fence)
+      out.push_back(*tc.fence);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// Inside the open transaction: locks the fences' lease rows and returns the fences that hold (ascending).
+result<std::vector<shard_fence>> check_fences(pg_connection& c, const std::vector<shard_fence>& fences) {
+  std::string shards = "{", epochs = "{";
+  for (size_t i = 0; i < fences.size(); ++i) {
+    if (i > 0) {
+      shards += ',';
+      epochs += ',';
+    }
+    shards += std::to_string(fences[i].shard);
+    epochs += std::to_string(fences[i].epoch);
+  }
+  shards += '}';
+  epochs += '}';
+  auto r = c.query_prepared("lc_check_fences", check_fences_sql, {shards.c_str(), epochs.c_str()});
+  if (!r.ok())
+    return r.error();
+  std::vector<shard_fence> held;
+  for (int i = 0; i < r->size(); ++i)
+    held.push_back({static_cast<uint32_t>(std::strtoul(r->text(i, 0), nullptr, 10)),
+                    std::strtoull(r->text(i, 1), nullptr, 10)});
+  std::sort(held.begin(), held.end());
+  return held;
+}
+
+std::unique_ptr<encoded_group> encode(const std::vector<tenant_commit>& group) {
+  auto g = std::make_unique<encoded_group>(count_transfers(group));
+  encode_inserts(group, *g);
+  encode_updates(group, *g);
+  return g;
+}
+
+bool nothing_to_write(const encoded_group& g) {
+  return g.accounts.rows() + g.transfers.rows() + g.failed.rows() + g.history.rows() + g.pending_updates +
+             g.account_updates + g.tenant_clocks ==
+         0;
+}
+
 }  // namespace
 
-result<void> commit_group(pg_connection& c, const std::vector<tenant_commit>& group, uint32_t delay_before_commit_ms) {
-  encoded_group g(count_transfers(group));
-  encode_inserts(group, g);
-  encode_updates(group, g);
-  if (g.accounts.rows() + g.transfers.rows() + g.failed.rows() + g.history.rows() + g.pending_updates +
-          g.account_updates + g.tenant_clocks ==
-      0)
-    return {};  // nothing to persist
+result<group_outcome> commit_group(pg_connection& c, const std::vector<tenant_commit>& group,
+                                   uint32_t delay_before_commit_ms) {
+  // Encoded before the transaction starts, so it stays short; re-encoded inside only when a fence failed.
+  auto g = encode(group);
+  group_outcome outcome;
+  if (nothing_to_write(*g))
+    return outcome;
   if (!c.healthy())
     return failure{errc::database_unavailable, c.failure_from(nullptr, "commit_group").detail};
   // A transaction left open by an earlier failure would swallow this one: close it first.
@@ -293,11 +353,33 @@ result<void> commit_group(pg_connection& c, const std::vector<tenant_commit>& gr
       return failure{errc::database_unavailable, begun.error().detail};
     return roll_back(c, begun.error());
   }
-  if (auto written = write_group(c, g); !written.ok())
+  if (auto fences = fences_of(group); !fences.empty()) {
+    auto held = check_fences(c, fences);
+    if (!held.ok())
+      return roll_back(c, held.error());
+    if (held->size() != fences.size()) {
+      std::vector<tenant_commit> kept;
+      for (size_t i = 0; i < group.size(); ++i) {
+        const auto& f = group[i].fence;
+        if (f && !std::binary_search(held->begin(), held->end(), *f))
+          outcome.fenced.push_back(i);
+        else
+          kept.push_back(group[i]);
+      }
+      g = encode(kept);
+      if (nothing_to_write(*g)) {
+        (void)c.exec("ROLLBACK");  // nothing written; a failed ROLLBACK leaves nothing either
+        return outcome;
+      }
+    }
+  }
+  if (auto written = write_group(c, *g); !written.ok())
     return roll_back(c, written.error());
   if (delay_before_commit_ms > 0)
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_before_commit_ms));
-  return send_commit(c);
+  if (auto committed = send_commit(c); !committed.ok())
+    return committed.error();
+  return outcome;
 }
 
 }  // namespace caudal::storage

@@ -2,6 +2,7 @@
 // The ledger's queries and its group commit, over one pg_connection (blocking; detached actors only).
 // Every statement is bound to one tenant_id: no query here can read or write another tenant's rows.
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -58,17 +59,38 @@ result<std::vector<std::pair<transfer_id, uint64_t>>> load_expiries(pg_connectio
 // For the node at start: each tenant's earliest pending expiry.
 result<std::vector<std::pair<tenant_id, uint64_t>>> next_expiry_per_tenant(pg_connection& c);
 
+// The shard lease a unit of work was computed under (DESIGN.md section 3, invariant 7): the group commit
+// writes the unit only while PostgreSQL still holds that lease at that epoch, unexpired by its clock.
+struct shard_fence {
+  uint32_t shard = 0;
+  uint64_t epoch = 0;
+  bool operator==(const shard_fence& o) const { return shard == o.shard && epoch == o.epoch; }
+  bool operator<(const shard_fence& o) const { return shard != o.shard ? shard < o.shard : epoch < o.epoch; }
+};
+
 // One tenant's unit of work in a group commit.
 struct tenant_commit {
   tenant_id tenant;
   const ledger::effects* changes;
+  std::optional<shard_fence> fence = std::nullopt;  // none: not checked (storage tests and tools only; a node
+                                                    // always fences its units)
+};
+// What a group commit did besides committing: the units it refused because their fence no longer holds
+// (the lease moved to another epoch, was released, or expired). Nothing of theirs was written.
+struct group_outcome {
+  std::vector<size_t> fenced;  // indexes into the group, ascending
 };
 // Writes every tenant's effects in ONE transaction (group commit): accounts, transfers, pending states,
-// failed ids, history, balances, tenant clocks. On failure nothing is written and the answer says how:
+// failed ids, history, balances, tenant clocks. Fencing: inside the same transaction, before writing, the
+// lease rows of the group's fences are locked FOR SHARE (so no other node can take them until this
+// transaction ends) and checked (same epoch, not expired by PostgreSQL's clock); the units whose fence
+// fails are left out and reported in group_outcome::fenced while the others commit.
+// On failure nothing is written and the answer says how:
 //   commit_failed          - the transaction was rolled back (statement error before COMMIT);
 //   commit_outcome_unknown - the connection broke during COMMIT: it may or may not have committed;
 //   database_unavailable   - no connection to start with.
 // `delay_before_commit_ms` (test hook) holds the transaction open before COMMIT.
-result<void> commit_group(pg_connection& c, const std::vector<tenant_commit>& group, uint32_t delay_before_commit_ms = 0);
+result<group_outcome> commit_group(pg_connection& c, const std::vector<tenant_commit>& group,
+                                   uint32_t delay_before_commit_ms = 0);
 
 }  // namespace caudal::storage

@@ -144,6 +144,7 @@ struct fake_world {
   std::map<uint64_t, size_t> tenant_loads;      // load_tenant requests answered
   size_t account_loads_held = 0;                // load_accounts answers the reader holds back
   std::map<uint64_t, caf::actor> tenant_actor;  // the actor that loaded the tenant last
+  std::map<uint64_t, std::optional<storage::shard_fence>> last_fence;  // of the tenant's last unit received
 
   void add_tenant(tenant_id t) {
     std::lock_guard<std::mutex> g(mu);
@@ -368,6 +369,10 @@ using fake_writer_self = caf::stateful_actor<fake_writer_state>;
 inline void writer_process(fake_writer_self* self, const commit_work_ptr& w) {
   auto& st = self->state;
   const uint64_t t = w->tenant.value;
+  {
+    std::lock_guard<std::mutex> g(st.world->mu);
+    st.world->last_fence[t] = w->fence;
+  }
   auto p = st.poisoned.find(t);
   if (p != st.poisoned.end() && p->second == w->generation) {
     {
@@ -667,13 +672,18 @@ inline caf::behavior client_actor(caf::event_based_actor* self) {
 
 class harness {
  public:
-  explicit harness(node_limits limits = {}, node_timing timing = {}) : sys_(configure(cfg_)) {
+  // `shards`: the registry serves only tenants of shards in the lease tables the test sends (lease_table);
+  // none: every tenant, unfenced.
+  explicit harness(node_limits limits = {}, node_timing timing = {},
+                   std::shared_ptr<const cluster::placement> shards = nullptr)
+      : sys_(configure(cfg_)) {
     world_ = std::make_shared<fake_world>();
     auto services = std::make_shared<actors::node_services>();
     services->clock = &clock_;
     services->limits = limits;
     services->timing = timing;
     services->log = make_logger();
+    services->placement = std::move(shards);
     services->writers = {sys_.spawn(fake_writer, world_)};
     services->readers = sys_.spawn(fake_reader, world_);
     services->admin = sys_.spawn([](caf::event_based_actor*) -> caf::behavior { return {[](actors::stop_atom) {}}; });
@@ -761,6 +771,11 @@ class harness {
     for (auto id : ids)
       req.ids.push_back(xfer_id(id));
     return call<actors::transfer_list>(actors::lookup_transfers_atom::value, as_tenant(t), t, req);
+  }
+  // The lease manager's message: the shards this node holds now. Requests the test sends afterwards reach
+  // the registry's mailbox after it.
+  void lease_table(std::vector<storage::held_lease> leases) {
+    caf::anon_send(registry_, actors::leases_atom::value, actors::lease_table{std::move(leases)});
   }
   // A round trip through the tenant actor: every answer it sent before has reached the client after this.
   void flush(tenant_id t) { (void)lookup_accounts(t, {}); }

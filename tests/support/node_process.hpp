@@ -31,6 +31,7 @@ class node_process {
   void kill9();      // SIGKILL and wait: a crash
   void restart() { stop(); start(); }
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }  // for signals a test sends itself (SIGSTOP/SIGCONT)
 
   const std::string& rpc_address() const { return rpc_; }
   const std::string& http_address() const { return http_; }

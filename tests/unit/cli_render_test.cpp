@@ -107,6 +107,32 @@ TEST_CASE("tenants, verify and errors") {
   CHECK_NOTHROW(cli::dump(json{{"name", std::string("a\xff")}}));
 }
 
+TEST_CASE("cluster status JSON: nodes with the fields operators script against, and the shard summary") {
+  client::cluster_status s;
+  s.shard_count = 256;
+  s.shards_owned = 200;
+  s.shards_unowned = 56;
+  cluster_node_status n;
+  n.id = "n1";
+  n.incarnation = 3;
+  n.rpc_address = "127.0.0.1:7400";
+  n.cluster_address = "";
+  n.metrics_address = "127.0.0.1:7480";
+  n.region = "local";
+  n.state = "up";
+  n.heartbeat_age_ms = 120;
+  n.shards = 200;
+  s.nodes.push_back(n);
+  CHECK(cli::cluster_status_json(s) == json::parse(R"({"nodes": [{"id": "n1", "incarnation": 3,
+      "rpc_address": "127.0.0.1:7400", "cluster_address": "", "metrics_address": "127.0.0.1:7480",
+      "region": "local", "state": "up", "shards": 200, "heartbeat_age_ms": 120}],
+      "shards": {"count": 256, "owned": 200, "unowned": 56}})"));
+  std::ostringstream out;
+  cli::print_cluster_status(out, s);
+  CHECK(out.str().find("n1") != std::string::npos);
+  CHECK(out.str().find("shards: 256, owned 200, unowned 56") != std::string::npos);
+}
+
 TEST_CASE("human output: aligned tables") {
   std::ostringstream out;
   cli::print_table(out, {"ID", "NAME"}, {{"1", "acme"}, {"12345", "b"}});

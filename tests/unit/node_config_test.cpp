@@ -191,6 +191,10 @@ TEST_CASE("the example file documents every key with its default") {
   CHECK(r->writer_max_items == d->writer_max_items);
   CHECK(r->restart_window_ms == d->restart_window_ms);
   CHECK(r->level == d->level);
+  CHECK(r->shard_count == d->shard_count);
+  CHECK(r->lease_ms == d->lease_ms);
+  CHECK(r->heartbeat_ms == d->heartbeat_ms);
+  CHECK(r->silent_after_ms == d->silent_after_ms);
   // Every flag named in --help appears in the example file.
   std::string usage = node_config_usage();
   for (const char* flag : {"--node-id", "--region", "--rpc-listen", "--http-listen", "--pg-url", "--pg-readers",
@@ -198,7 +202,8 @@ TEST_CASE("the example file documents every key with its default") {
                            "--max-active-tenants", "--working-set-entries", "--account-actors-per-tenant",
                            "--request-timeout-ms", "--writer-max-items", "--account-idle-ms", "--tenant-idle-ms",
                            "--restart-backoff-ms", "--restart-backoff-max-ms", "--restart-budget",
-                           "--restart-window-ms", "--log-level", "--log-file", "--test-hooks", "--config"}) {
+                           "--restart-window-ms", "--shard-count", "--lease-ms", "--heartbeat-ms",
+                           "--silent-after-ms", "--log-level", "--log-file", "--test-hooks", "--config"}) {
     std::string flag_text = flag;
     CAPTURE(flag_text);
     CHECK(contains(usage, flag));
@@ -406,4 +411,16 @@ TEST_CASE("boolean flags are independent (--insecure does not set --test-hooks)"
   REQUIRE(only_hooks.ok());
   CHECK(only_hooks->test_hooks);
   CHECK_FALSE(only_hooks->insecure);
+}
+
+TEST_CASE("cluster timing: a lease outlives three heartbeats; a node is not declared down before its lease ends") {
+  auto ok = parse_node_config("[cluster]\nlease_ms = 3000\nheartbeat_ms = 1000\nsilent_after_ms = 3000\n", "node.toml",
+                              pg_env);
+  REQUIRE(ok.ok());
+  CHECK(ok->lease_ms == 3000);
+  CHECK(ok->shard_count == 256);
+  CHECK(contains(parse_error("[cluster]\nlease_ms = 2999\nheartbeat_ms = 1000\nsilent_after_ms = 5000\n"),
+                 "cluster.heartbeat_ms (1000) must be at most lease_ms / 3"));
+  CHECK(contains(parse_error("[cluster]\nsilent_after_ms = 4000\n"), "cluster.silent_after_ms (4000) must be at least"));
+  CHECK(contains(parse_error("[cluster]\nshard_count = 0\n"), "cluster.shard_count"));
 }

@@ -1,0 +1,376 @@
+// Membership and shard leases: every statement here is one round trip, and every time comes from
+// PostgreSQL's clock_timestamp() (the real time of the statement, not of the transaction start).
+//
+// Concurrency: each write is a single UPDATE/INSERT whose WHERE states the rule (free or expired, this
+// incarnation, not down). Under READ COMMITTED a writer blocked on a row another transaction changed
+// re-checks its WHERE on the committed row, so two nodes racing for a lease cannot both win, and a
+// heartbeat racing a declaration of death either lands first or is refused.
+#include "storage/cluster_store.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace caudal::storage {
+
+namespace {
+
+constexpr const char* create_settings_sql =
+    "INSERT INTO cluster_settings (shard_count) VALUES ($1::integer) ON CONFLICT DO NOTHING RETURNING shard_count";
+constexpr const char* create_region_sql =
+    "INSERT INTO cluster_regions (region, first_shard, shard_count) VALUES ($1, $2::integer, $3::integer)";
+constexpr const char* create_leases_sql = "INSERT INTO shard_leases (shard) SELECT generate_series(0, $1::integer - 1)";
+constexpr const char* read_settings_sql = "SELECT shard_count FROM cluster_settings";
+constexpr const char* read_regions_sql = "SELECT region, first_shard, shard_count FROM cluster_regions ORDER BY region";
+
+constexpr const char* join_sql =
+    "INSERT INTO cluster_members AS m (node_id, incarnation, cluster_address, rpc_address, metrics_address, region, "
+    "state, joined_at, last_heartbeat) "
+    "VALUES ($1, 1, $2, $3, $4, $5, 'joining', clock_timestamp(), clock_timestamp()) "
+    "ON CONFLICT (node_id) DO UPDATE SET incarnation = m.incarnation + 1, cluster_address = EXCLUDED.cluster_address, "
+    "rpc_address = EXCLUDED.rpc_address, metrics_address = EXCLUDED.metrics_address, region = EXCLUDED.region, "
+    "state = 'joining', joined_at = EXCLUDED.joined_at, last_heartbeat = EXCLUDED.last_heartbeat "
+    "RETURNING incarnation";
+
+constexpr const char* set_state_sql =
+    "UPDATE cluster_members SET state = $3 WHERE node_id = $1 AND incarnation = $2::bigint AND state <> 'down' "
+    "RETURNING 1";
+
+// One statement: the heartbeat, and the renewal only if the heartbeat was accepted (EXISTS over the first
+// CTE's RETURNING). The outer LEFT JOIN yields one row even when the node holds no lease.
+// Lock order: every statement that writes lease rows locks them ascending by shard first (FOR UPDATE in a
+// CTE), as the group commit's FOR SHARE does, so a renewal and a commit of the same node cannot deadlock.
+constexpr const char* heartbeat_sql =
+    "WITH me AS (UPDATE cluster_members SET last_heartbeat = clock_timestamp() "
+    "            WHERE node_id = $1 AND incarnation = $2::bigint AND state <> 'down' RETURNING node_id), "
+    "mine AS (SELECT shard FROM shard_leases WHERE owner_node = $1 AND owner_incarnation = $2::bigint "
+    "         AND EXISTS (SELECT 1 FROM me) ORDER BY shard FOR UPDATE), "
+    "renewed AS (UPDATE shard_leases l SET expires_at = clock_timestamp() + $3::bigint * interval '1 millisecond' "
+    "            FROM mine WHERE l.shard = mine.shard RETURNING l.shard, l.epoch) "
+    "SELECT (SELECT count(*) FROM me), r.shard, r.epoch FROM (SELECT 1) AS one LEFT JOIN renewed r ON true "
+    "ORDER BY r.shard";
+
+constexpr const char* declare_down_sql =
+    "UPDATE cluster_members SET state = 'down' "
+    "WHERE state <> 'down' AND last_heartbeat < clock_timestamp() - $1::bigint * interval '1 millisecond' "
+    "RETURNING node_id, incarnation";
+
+constexpr const char* list_members_sql =
+    "SELECT node_id, incarnation, cluster_address, rpc_address, metrics_address, region, state, "
+    "(extract(epoch FROM clock_timestamp() - last_heartbeat) * 1000)::bigint FROM cluster_members ORDER BY node_id";
+
+// The candidates (free, expired, this incarnation's or an earlier incarnation's of this node; the member
+// joining or up) are locked in
+// shard order; a candidate another transaction changed meanwhile is re-checked on its new version and
+// dropped if no longer free. The holder changes (epoch + 1) unless this incarnation holds it already; the
+// SET expressions read the row as it was before this UPDATE.
+constexpr const char* acquire_sql =
+    "WITH candidates AS ("
+    "  SELECT l.shard FROM shard_leases l WHERE l.shard = ANY($3::integer[]) "
+    "    AND (l.owner_node IS NULL OR l.expires_at <= clock_timestamp() "
+    "         OR (l.owner_node = $1 AND l.owner_incarnation <= $2::bigint)) "
+    "    AND EXISTS (SELECT 1 FROM cluster_members m WHERE m.node_id = $1 AND m.incarnation = $2::bigint "
+    "                AND m.state IN ('joining', 'up')) "
+    "  ORDER BY l.shard FOR UPDATE OF l) "
+    "UPDATE shard_leases l SET "
+    "  epoch = CASE WHEN l.owner_node = $1 AND l.owner_incarnation = $2::bigint THEN l.epoch ELSE l.epoch + 1 END, "
+    "  owner_node = $1, owner_incarnation = $2::bigint, "
+    "  expires_at = clock_timestamp() + $4::bigint * interval '1 millisecond' "
+    "FROM candidates c WHERE l.shard = c.shard "
+    "RETURNING l.shard, l.epoch";
+
+constexpr const char* release_sql =
+    "WITH mine AS (SELECT shard FROM shard_leases WHERE shard = ANY($3::integer[]) AND owner_node = $1 "
+    "              AND owner_incarnation = $2::bigint ORDER BY shard FOR UPDATE) "
+    "UPDATE shard_leases l SET owner_node = NULL, owner_incarnation = NULL, expires_at = clock_timestamp() "
+    "FROM mine WHERE l.shard = mine.shard";
+
+// A lease never taken expires at -infinity, which has no distance to now: shown as expired (-1 ms).
+constexpr const char* list_leases_sql =
+    "SELECT shard, owner_node, owner_incarnation, epoch, "
+    "CASE WHEN isfinite(expires_at) THEN (extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint "
+    "ELSE -1 END FROM shard_leases ORDER BY shard";
+
+uint64_t to_u64(const char* s) {
+  return std::strtoull(s, nullptr, 10);
+}
+int64_t to_i64(const char* s) {
+  return std::strtoll(s, nullptr, 10);
+}
+
+// A PostgreSQL array literal of integers: {1,2,3}.
+std::string int_array(const std::vector<uint32_t>& v) {
+  std::string s = "{";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i > 0)
+      s += ',';
+    s += std::to_string(v[i]);
+  }
+  s += '}';
+  return s;
+}
+
+std::optional<member_state> parse_state(const char* s) {
+  for (auto st : {member_state::joining, member_state::up, member_state::draining, member_state::down})
+    if (std::strcmp(s, member_state_name(st)) == 0)
+      return st;
+  return std::nullopt;
+}
+
+std::vector<held_lease> leases_of(const pg_rows& r, int shard_col, int epoch_col) {
+  std::vector<held_lease> out;
+  out.reserve(static_cast<size_t>(r.size()));
+  for (int i = 0; i < r.size(); ++i)
+    if (!r.is_null(i, shard_col))
+      out.push_back({static_cast<uint32_t>(to_u64(r.text(i, shard_col))), to_u64(r.text(i, epoch_col))});
+  std::sort(out.begin(), out.end(), [](const held_lease& a, const held_lease& b) { return a.shard < b.shard; });
+  return out;
+}
+
+result<void> check_shape(const cluster_shape& s) {
+  if (s.shard_count < 1 || s.shard_count > 65536)
+    return failure{errc::invalid_request, "cluster: shard count must be 1..65536"};
+  auto regions = s.regions;
+  std::sort(regions.begin(), regions.end(),
+            [](const region_shards& a, const region_shards& b) { return a.first_shard < b.first_shard; });
+  uint64_t regional = 0;
+  for (size_t i = 0; i < regions.size(); ++i) {
+    const auto& r = regions[i];
+    if (r.region.empty() || r.shard_count == 0 || uint64_t{r.first_shard} + r.shard_count > s.shard_count)
+      return failure{errc::invalid_request, "cluster: region '" + r.region + "' needs a non-empty range of shards"};
+    if (i > 0 && regions[i - 1].first_shard + regions[i - 1].shard_count > r.first_shard)
+      return failure{errc::invalid_request,
+                     "cluster: regions '" + regions[i - 1].region + "' and '" + r.region + "' overlap"};
+    regional += r.shard_count;
+  }
+  // Tenants without a residency region need somewhere to go.
+  if (regional >= s.shard_count)
+    return failure{errc::invalid_request, "cluster: the regions leave no global shard"};
+  return {};
+}
+
+result<cluster_shape> read_shape(pg_connection& c) {
+  auto settings = c.query(read_settings_sql, {});
+  if (!settings.ok())
+    return settings.error();
+  if (settings->size() != 1)
+    return failure{errc::internal, "cluster: no cluster_settings row"};
+  cluster_shape s;
+  s.shard_count = static_cast<uint32_t>(to_u64(settings->text(0, 0)));
+  auto regions = c.query(read_regions_sql, {});
+  if (!regions.ok())
+    return regions.error();
+  for (int i = 0; i < regions->size(); ++i)
+    s.regions.push_back({regions->text(i, 0), static_cast<uint32_t>(to_u64(regions->text(i, 1))),
+                         static_cast<uint32_t>(to_u64(regions->text(i, 2)))});
+  return s;
+}
+
+// The creating transaction's statements; the caller commits or rolls back.
+result<void> create_cluster(pg_connection& c, const cluster_shape& wanted) {
+  const std::string count = std::to_string(wanted.shard_count);
+  // A second node creating at the same time waits here on the first one's row, then inserts nothing.
+  auto created = c.query(create_settings_sql, {count.c_str()});
+  if (!created.ok())
+    return created.error();
+  if (created->size() == 0)
+    return {};  // it existed
+  for (const auto& r : wanted.regions) {
+    const std::string first = std::to_string(r.first_shard), n = std::to_string(r.shard_count);
+    if (auto q = c.query(create_region_sql, {r.region.c_str(), first.c_str(), n.c_str()}); !q.ok())
+      return q.error();
+  }
+  if (auto q = c.query(create_leases_sql, {count.c_str()}); !q.ok())
+    return q.error();
+  return {};
+}
+
+}  // namespace
+
+const char* member_state_name(member_state s) {
+  switch (s) {
+    case member_state::joining:
+      return "joining";
+    case member_state::up:
+      return "up";
+    case member_state::draining:
+      return "draining";
+    case member_state::down:
+      return "down";
+  }
+  return "down";
+}
+
+result<cluster_shape> ensure_cluster(pg_connection& c, const cluster_shape& wanted) {
+  if (auto ok = check_shape(wanted); !ok.ok())
+    return ok.error();
+  if (auto b = c.exec("BEGIN"); !b.ok())
+    return b.error();
+  auto created = create_cluster(c, wanted);
+  auto done = created.ok() ? c.exec("COMMIT") : created;
+  if (!done.ok()) {
+    if (c.healthy())
+      (void)c.exec("ROLLBACK");
+    return done.error();
+  }
+  return read_shape(c);
+}
+
+result<member_identity> join(pg_connection& c, const std::string& node_id, const member_addresses& addresses,
+                             const std::string& region) {
+  auto r = c.query(join_sql, {node_id.c_str(), addresses.cluster.c_str(), addresses.rpc.c_str(),
+                              addresses.metrics.c_str(), region.c_str()});
+  if (!r.ok())
+    return r.error();
+  return member_identity{node_id, to_u64(r->text(0, 0))};
+}
+
+result<void> set_state(pg_connection& c, const member_identity& me, member_state state) {
+  // joining is where join() puts a node; going back to it would hide a restart.
+  if (state == member_state::joining)
+    return failure{errc::invalid_request, "cluster: a member cannot go back to joining"};
+  const std::string inc = std::to_string(me.incarnation);
+  auto r = c.query(set_state_sql, {me.node_id.c_str(), inc.c_str(), member_state_name(state)});
+  if (!r.ok())
+    return r.error();
+  if (r->size() == 0)
+    return failure{errc::node_down, "cluster: " + me.node_id + " incarnation " + inc + " is down or superseded"};
+  return {};
+}
+
+result<std::vector<held_lease>> heartbeat(pg_connection& c, const member_identity& me, uint32_t lease_ms) {
+  const std::string inc = std::to_string(me.incarnation), ms = std::to_string(lease_ms);
+  auto r = c.query(heartbeat_sql, {me.node_id.c_str(), inc.c_str(), ms.c_str()});
+  if (!r.ok())
+    return r.error();
+  if (r->size() == 0 || to_u64(r->text(0, 0)) == 0)
+    return failure{errc::node_down, "cluster: " + me.node_id + " incarnation " + inc + " is down or superseded"};
+  return leases_of(r.value(), 1, 2);
+}
+
+result<std::vector<member_identity>> declare_silent_down(pg_connection& c, uint32_t silent_after_ms) {
+  const std::string ms = std::to_string(silent_after_ms);
+  auto r = c.query(declare_down_sql, {ms.c_str()});
+  if (!r.ok())
+    return r.error();
+  std::vector<member_identity> out;
+  for (int i = 0; i < r->size(); ++i)
+    out.push_back({r->text(i, 0), to_u64(r->text(i, 1))});
+  std::sort(out.begin(), out.end(),
+            [](const member_identity& a, const member_identity& b) { return a.node_id < b.node_id; });
+  return out;
+}
+
+result<std::vector<member>> list_members(pg_connection& c) {
+  auto r = c.query(list_members_sql, {});
+  if (!r.ok())
+    return r.error();
+  std::vector<member> out;
+  out.reserve(static_cast<size_t>(r->size()));
+  for (int i = 0; i < r->size(); ++i) {
+    member m;
+    m.id = {r->text(i, 0), to_u64(r->text(i, 1))};
+    m.addresses = {r->text(i, 2), r->text(i, 3), r->text(i, 4)};
+    m.region = r->text(i, 5);
+    auto st = parse_state(r->text(i, 6));
+    if (!st)
+      return failure{errc::internal, std::string("cluster: unknown member state ") + r->text(i, 6)};
+    m.state = *st;
+    m.heartbeat_age_ms = to_i64(r->text(i, 7));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+result<std::vector<held_lease>> acquire_leases(pg_connection& c, const member_identity& me,
+                                               const std::vector<uint32_t>& shards, uint32_t lease_ms) {
+  if (shards.empty())
+    return std::vector<held_lease>{};
+  const std::string inc = std::to_string(me.incarnation), arr = int_array(shards), ms = std::to_string(lease_ms);
+  auto r = c.query(acquire_sql, {me.node_id.c_str(), inc.c_str(), arr.c_str(), ms.c_str()});
+  if (!r.ok())
+    return r.error();
+  return leases_of(r.value(), 0, 1);
+}
+
+result<size_t> release_leases(pg_connection& c, const member_identity& me, const std::vector<uint32_t>& shards) {
+  if (shards.empty())
+    return size_t{0};
+  const std::string inc = std::to_string(me.incarnation), arr = int_array(shards);
+  auto r = c.query(release_sql, {me.node_id.c_str(), inc.c_str(), arr.c_str()});
+  if (!r.ok())
+    return r.error();
+  const char* n = PQcmdTuples(r->raw());
+  return static_cast<size_t>(n != nullptr && *n != '\0' ? to_u64(n) : 0);
+}
+
+result<std::vector<shard_lease>> list_leases(pg_connection& c) {
+  auto r = c.query(list_leases_sql, {});
+  if (!r.ok())
+    return r.error();
+  std::vector<shard_lease> out;
+  out.reserve(static_cast<size_t>(r->size()));
+  for (int i = 0; i < r->size(); ++i) {
+    shard_lease l;
+    l.shard = static_cast<uint32_t>(to_u64(r->text(i, 0)));
+    if (!r->is_null(i, 1))
+      l.owner = member_identity{r->text(i, 1), to_u64(r->text(i, 2))};
+    l.epoch = to_u64(r->text(i, 3));
+    l.expires_in_ms = to_i64(r->text(i, 4));
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+result<caudal::cluster_status> cluster_status(pg_connection& c) {
+  // One snapshot, so the members' shard counts and the summary agree.
+  if (auto b = c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !b.ok())
+    return b.error();
+  auto fail = [&](const failure& f) -> result<caudal::cluster_status> {
+    if (c.healthy())
+      (void)c.exec("ROLLBACK");
+    return f;
+  };
+  caudal::cluster_status s;
+  auto settings = c.query(
+      "SELECT coalesce((SELECT shard_count FROM cluster_settings), 0), "
+      "(SELECT count(*) FROM shard_leases WHERE owner_node IS NOT NULL "
+      " AND expires_at > clock_timestamp())",
+      {});
+  if (!settings.ok())
+    return fail(settings.error());
+  s.shard_count = static_cast<uint32_t>(to_u64(settings->text(0, 0)));
+  s.shards_owned = static_cast<uint32_t>(to_u64(settings->text(0, 1)));
+  s.shards_unowned = s.shard_count - std::min(s.shard_count, s.shards_owned);
+  auto members = list_members(c);
+  if (!members.ok())
+    return fail(members.error());
+  // Leases count for the member's current incarnation only (an older incarnation's are not its own).
+  auto counts = c.query(
+      "SELECT owner_node, owner_incarnation, count(*) FROM shard_leases "
+      "WHERE owner_node IS NOT NULL AND expires_at > clock_timestamp() "
+      "GROUP BY owner_node, owner_incarnation",
+      {});
+  if (!counts.ok())
+    return fail(counts.error());
+  for (const auto& m : members.value()) {
+    caudal::cluster_node_status n;
+    n.id = m.id.node_id;
+    n.incarnation = m.id.incarnation;
+    n.rpc_address = m.addresses.rpc;
+    n.cluster_address = m.addresses.cluster;
+    n.metrics_address = m.addresses.metrics;
+    n.region = m.region;
+    n.state = member_state_name(m.state);
+    n.heartbeat_age_ms = m.heartbeat_age_ms;
+    for (int i = 0; i < counts->size(); ++i)
+      if (n.id == counts->text(i, 0) && n.incarnation == to_u64(counts->text(i, 1)))
+        n.shards = static_cast<uint32_t>(to_u64(counts->text(i, 2)));
+    s.nodes.push_back(std::move(n));
+  }
+  if (auto done = c.exec("COMMIT"); !done.ok())
+    return fail(done.error());
+  return s;
+}
+
+}  // namespace caudal::storage

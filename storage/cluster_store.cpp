@@ -38,13 +38,15 @@ constexpr const char* set_state_sql =
 
 // One statement: the heartbeat, and the renewal only if the heartbeat was accepted (EXISTS over the first
 // CTE's RETURNING). The outer LEFT JOIN yields one row even when the node holds no lease.
-// Lock order: every statement that writes lease rows locks them ascending by shard first (FOR UPDATE in a
-// CTE), as the group commit's FOR SHARE does, so a renewal and a commit of the same node cannot deadlock.
+// Lock order: every statement that writes lease rows locks them ascending by shard first, in a CTE. A
+// renewal takes FOR NO KEY UPDATE (it changes expires_at only), which the group commit's FOR KEY SHARE
+// does not wait for, nor it for the commit; a change of holder takes FOR UPDATE and waits for the commits
+// that checked the lease (see ledger_commit.cpp).
 constexpr const char* heartbeat_sql =
     "WITH me AS (UPDATE cluster_members SET last_heartbeat = clock_timestamp() "
     "            WHERE node_id = $1 AND incarnation = $2::bigint AND state <> 'down' RETURNING node_id), "
     "mine AS (SELECT shard FROM shard_leases WHERE owner_node = $1 AND owner_incarnation = $2::bigint "
-    "         AND EXISTS (SELECT 1 FROM me) ORDER BY shard FOR UPDATE), "
+    "         AND EXISTS (SELECT 1 FROM me) ORDER BY shard FOR NO KEY UPDATE), "
     "renewed AS (UPDATE shard_leases l SET expires_at = clock_timestamp() + $3::bigint * interval '1 millisecond' "
     "            FROM mine WHERE l.shard = mine.shard RETURNING l.shard, l.epoch) "
     "SELECT (SELECT count(*) FROM me), r.shard, r.epoch FROM (SELECT 1) AS one LEFT JOIN renewed r ON true "

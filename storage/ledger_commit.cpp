@@ -42,16 +42,19 @@ constexpr const char* update_tenants_sql =
     "UPDATE tenants t SET last_timestamp = GREATEST(t.last_timestamp, u.ts) "
     "FROM unnest($1::bigint[], $2::bigint[]) AS u(tenant_id, ts) WHERE t.tenant_id = u.tenant_id";
 
-// Fencing (DESIGN.md section 3): the lease rows of the group's (shard, epoch) pairs, locked FOR SHARE in
-// shard order (as cluster_store's writers lock them, so the two cannot deadlock) and kept only while the
-// epoch is unchanged and the lease unexpired by PostgreSQL's clock. FOR SHARE conflicts with the UPDATE
-// that hands a lease to another node: that UPDATE waits for this transaction, and one that committed first
-// is seen here (READ COMMITTED re-reads a row changed meanwhile), so a fence checked here holds until COMMIT.
-// FOR KEY SHARE would not do: it does not conflict with an UPDATE of non-key columns.
+// Fencing (DESIGN.md section 3): the lease rows of the group's (shard, epoch) pairs, locked FOR KEY SHARE
+// in shard order and kept only while the epoch is unchanged and the lease unexpired by PostgreSQL's clock.
+// The holder columns (owner, incarnation, epoch) are key columns (unique index shard_leases_holder), so
+// every change of holder (a take-over, a release) takes FOR UPDATE, which conflicts with FOR KEY SHARE: it
+// waits for this transaction, and one that committed first is seen here (READ COMMITTED re-reads a row
+// changed meanwhile), so a fence checked here holds until COMMIT. A renewal changes expires_at only: it
+// takes FOR NO KEY UPDATE, which does not conflict, so heartbeats never stall commits (with FOR SHARE,
+// every renewal queued behind the commits in flight and the commits behind it: single-transfer p99 at
+// 1,000 requests/s went from 7-9 ms to 84-336 ms with a 1 s heartbeat).
 constexpr const char* check_fences_sql =
     "SELECT l.shard, l.epoch FROM shard_leases l "
     "JOIN unnest($1::integer[], $2::bigint[]) AS f(shard, epoch) ON l.shard = f.shard AND l.epoch = f.epoch "
-    "WHERE l.expires_at > clock_timestamp() ORDER BY l.shard FOR SHARE OF l";
+    "WHERE l.expires_at > clock_timestamp() ORDER BY l.shard FOR KEY SHARE OF l";
 
 // An update of one tenant's row, remembered with its position so duplicates resolve deterministically.
 template <class T>

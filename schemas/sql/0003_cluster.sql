@@ -45,3 +45,7 @@ CREATE TABLE shard_leases (
   CHECK ((owner_node IS NULL) = (owner_incarnation IS NULL))
 );
 CREATE INDEX shard_leases_owner ON shard_leases (owner_node, owner_incarnation);
+-- Makes the holder columns key columns: an UPDATE that changes the holder (take-over, release) takes the
+-- FOR UPDATE row lock, which waits for the group commits holding FOR KEY SHARE on the row (fencing), while a
+-- renewal (expires_at only) takes FOR NO KEY UPDATE and never waits for them (storage/ledger_commit.cpp).
+CREATE UNIQUE INDEX shard_leases_holder ON shard_leases (shard, epoch, owner_node, owner_incarnation);

@@ -197,6 +197,14 @@ TEST_CASE("a lease cannot change hands while a commit that checked it is open: t
   std::thread writer([&] { written = storage::commit_group(*w, {{l.one, u, shard_fence{0, 1}}}); });
   const bool writer_blocked = wait_until_blocked(*observer, w->backend_pid());
 
+  // A renewal by the holder does not wait for the open commit (FOR NO KEY UPDATE against FOR KEY SHARE):
+  // heartbeats never stall commits. Were it to wait, this call would hang until the COMMIT below.
+  auto renewer = db.connect("caudal-renewer");
+  sql_ok(*renewer, "SET statement_timeout = '20s'");
+  const auto renewed = storage::heartbeat(*renewer, l.a, lease_ms);
+  REQUIRE_MESSAGE(renewed.ok(), why(renewed));
+  CHECK(renewed->size() == 2);  // both of a's leases, shard 0 (checked by the open commit) among them
+
   result<size_t> released = errc::internal;
   std::thread release([&] { released = storage::release_leases(*releaser, l.a, {0}); });
   const bool release_blocked = wait_until_blocked(*observer, releaser->backend_pid());

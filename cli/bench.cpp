@@ -106,15 +106,19 @@ std::optional<uint64_t> send_batch(client::connection& conn, const client::optio
       return acked;
     }
     const failure& f = answer.error();
-    if (!errc_retryable(f.code) || attempt == max_attempts) {
+    // A session ends with its access token (15 minutes by default): a run longer than that signs in again.
+    const bool expired = f.code == errc::unauthenticated;
+    if ((!errc_retryable(f.code) && !expired) || attempt == max_attempts) {
       report.error(1, "request failed: " + std::string(errc_name(f.code)));
       return std::nullopt;
     }
     ++report.retries;
-    std::this_thread::sleep_for(backoff);
-    backoff *= 2;
-    if (f.code == errc::node_down)
-      (void)conn.open(opts);  // reconnect; a failure shows on the next attempt
+    if (!expired) {
+      std::this_thread::sleep_for(backoff);
+      backoff *= 2;
+    }
+    if (f.code == errc::node_down || expired)
+      (void)conn.open(opts);  // reconnect and sign in again; a failure shows on the next attempt
   }
 }
 

@@ -133,3 +133,16 @@ TEST_CASE("bench: bad options are usage errors and nothing is created") {
   auto c = f.db.connect();
   CHECK(count_of(*c, "SELECT count(*) FROM tenants WHERE name LIKE 'bench-%'") == 0);
 }
+
+TEST_CASE("bench: a run longer than an access token signs in again and loses nothing") {
+  // Sessions end with their token (10 s here, the node's minimum): the run outlives it.
+  ledger_fixture f("bench_relogin", {"--token-ttl-s", "10"});
+  bench_sandbox box(*f.node);
+  const auto r = box.run("--tenants 1 --accounts 10 --clients 1 --batch 10 --rate 20 --seconds 11 --warmup 1 --json");
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  REQUIRE(r.line.is_object());
+  CHECK(r.line.at("errors") == 0);
+  CHECK(r.line.at("retries").get<int64_t>() >= 1);  // at least one request met the expired session
+  CHECK(r.line.at("verify_ok") == true);
+}

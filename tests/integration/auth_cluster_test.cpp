@@ -9,6 +9,7 @@
 #include "security/jwt.hpp"
 #include "security/key_ring.hpp"
 #include "security/key_wrap.hpp"
+#include "tests/support/cluster_helpers.hpp"
 #include "tests/support/ledger_fixture.hpp"
 
 using namespace caudal;
@@ -37,18 +38,6 @@ client::options token_at(const node_process& node, const std::string& token) {
   o.access_token = token;
   o.timeout_ms = 30000;
   return at(node, o);
-}
-
-// Polls `done` every 50 ms for at most `seconds` (a generous bound, not a timing assertion).
-template <class Pred>
-bool eventually(Pred done, int seconds = 30) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done())
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return done();
 }
 
 // A ledger call that passed authentication and authorization: served, or (until requests are forwarded

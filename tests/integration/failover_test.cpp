@@ -16,11 +16,13 @@
 #include <thread>
 
 #include "cluster/placement.hpp"
+#include "tests/support/cluster_helpers.hpp"
 #include "tests/support/ledger_fixture.hpp"
 #include "tests/support/storage_test_helpers.hpp"
 
 using namespace caudal;
 using namespace std::chrono_literals;
+using caudal::test::fast_lease_args;
 using caudal::test::ledger_fixture;
 using caudal::test::make_account;
 using caudal::test::make_transfer;
@@ -31,13 +33,9 @@ using ledger::create_transfer_result;
 
 namespace {
 
-std::vector<std::string> leases_for(const std::string& node_id) {
-  return {"--node-id", node_id, "--heartbeat-ms", "300", "--lease-ms", "1000", "--silent-after-ms", "1000"};
-}
-
 std::unique_ptr<node_process> second_node(const ledger_fixture& fx) {
   node_options o = fx.node->options();
-  o.extra_args = leases_for("n2");
+  o.extra_args = fast_lease_args("n2");
   return std::make_unique<node_process>(std::move(o));
 }
 
@@ -52,13 +50,7 @@ client::connection session_on(const node_process& node, const caudal::test::tena
 
 // Polls (every 50 ms, at most 60 s) until `query` answers `expected`.
 bool eventually(storage::pg_connection& db, const std::string& query, const std::string& expected) {
-  const auto until = std::chrono::steady_clock::now() + 60s;
-  while (std::chrono::steady_clock::now() < until) {
-    if (scalar(db, query) == expected)
-      return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
+  return caudal::test::eventually([&] { return scalar(db, query) == expected; });
 }
 
 // Sends until the node answers anything but a retryable error (at most 60 s); the last answer.
@@ -108,7 +100,7 @@ bool balanced(storage::pg_connection& db) {
 }  // namespace
 
 TEST_CASE("kill -9 of the owner: the other node takes its shards after the lease, acknowledged data intact") {
-  ledger_fixture fx("failover_kill", leases_for("n1"));
+  ledger_fixture fx("failover_kill", fast_lease_args("n1"));
   auto db = fx.db.connect();
   auto t = tenant_on_n1(fx);
   auto c1 = fx.session(t);
@@ -160,7 +152,7 @@ TEST_CASE("kill -9 of the owner: the other node takes its shards after the lease
 }
 
 TEST_CASE("the owner frozen past its lease: taken over; resumed, its queued request is refused and it rejoins") {
-  ledger_fixture fx("failover_stop", leases_for("n1"));
+  ledger_fixture fx("failover_stop", fast_lease_args("n1"));
   auto db = fx.db.connect();
   auto t = tenant_on_n1(fx);
   auto c1 = fx.session(t);

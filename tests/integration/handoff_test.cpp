@@ -15,11 +15,14 @@
 #include <thread>
 
 #include "cluster/placement.hpp"
+#include "tests/support/cluster_helpers.hpp"
 #include "tests/support/ledger_fixture.hpp"
 #include "tests/support/storage_test_helpers.hpp"
 
 using namespace caudal;
 using namespace std::chrono_literals;
+using caudal::test::eventually;
+using caudal::test::fast_lease_args;
 using caudal::test::ledger_fixture;
 using caudal::test::make_account;
 using caudal::test::make_transfer;
@@ -30,24 +33,10 @@ using ledger::create_transfer_result;
 
 namespace {
 
-std::vector<std::string> leases_for(const std::string& node_id) {
-  return {"--node-id", node_id, "--heartbeat-ms", "300", "--lease-ms", "1000", "--silent-after-ms", "1000"};
-}
-
-bool eventually(const std::function<bool()>& pred) {
-  const auto until = std::chrono::steady_clock::now() + 60s;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
-
 }  // namespace
 
 TEST_CASE("a node joins under load: shards handed over, no acknowledged transfer lost or doubled") {
-  ledger_fixture fx("handoff_join", leases_for("n1"));
+  ledger_fixture fx("handoff_join", fast_lease_args("n1"));
   auto db = fx.db.connect();
   constexpr int tenants = 6;
   std::vector<caudal::test::tenant_handle> ts;
@@ -88,7 +77,7 @@ TEST_CASE("a node joins under load: shards handed over, no acknowledged transfer
   std::this_thread::sleep_for(300ms);  // some load before the join (not asserted on)
 
   node_options o = fx.node->options();
-  o.extra_args = leases_for("n2");
+  o.extra_args = fast_lease_args("n2");
   node_process n2(std::move(o));
   const bool settled = eventually([&] {
     return scalar(*db,

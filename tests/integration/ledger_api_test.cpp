@@ -13,6 +13,7 @@
 #include "schemas/api.capnp.h"
 #include "security/tls.hpp"
 #include "tests/support/ledger_fixture.hpp"
+#include "tests/support/raw_rpc.hpp"
 
 using namespace caudal;
 using namespace caudal::test;
@@ -236,14 +237,8 @@ TEST_CASE("bad input gets codes and nothing is written") {
   // since this one's event loop belongs to the client library).
   std::thread raw([&] {
     auto io = kj::setupAsyncIo();
-    auto colon = fx.node->rpc_address().rfind(':');
-    auto addr = io.provider->getNetwork()
-                    .parseAddress(fx.node->rpc_address().substr(0, colon),
-                                  static_cast<uint>(std::stoi(fx.node->rpc_address().substr(colon + 1))))
-                    .wait(io.waitScope);
-    auto tls = security::make_client_tls(fx.node->ca_file());
-    REQUIRE(tls.ok());
-    auto stream = tls.value()->context->wrapClient(addr->connect().wait(io.waitScope), "127.0.0.1").wait(io.waitScope);
+    std::unique_ptr<security::tls_context> tls;
+    auto stream = test::raw_tls_stream(io, *fx.node, tls);
     capnp::TwoPartyClient rpc(*stream);
     auto gateway = rpc.bootstrap().castAs<api::Gateway>();
     auto auth = gateway.authenticateRequest();

@@ -52,6 +52,9 @@ const std::vector<setting>& settings() {
        &node_config::rpc_max_connections, 1, 1u << 20},
       {"http", "listen", "http-listen", "/metrics and /healthz address host:port (port 0: pick a free one)",
        &node_config::http_listen},
+      {"cluster", "listen", "cluster-listen",
+       "address other nodes forward requests to, host:port (CAF's network layer; port 0: pick a free one)",
+       &node_config::cluster_listen},
       {"tls", "cert_file", "tls-cert-file", "PEM certificate (chain, leaf first) the client API presents",
        &node_config::tls_cert_file},
       {"tls", "key_file", "tls-key-file", "PEM private key of that certificate (mode 600)", &node_config::tls_key_file},
@@ -383,9 +386,15 @@ result<void> validate_node_config(const node_config& c) {
   if (!rpc) return rpc.error();
   auto http = parse_host_port(c.http_listen, "http.listen (--http-listen)");
   if (!http) return http.error();
-  if (rpc->port != 0 && rpc->port == http->port && rpc->host == http->host) {
-    return invalid("rpc.listen and http.listen are the same address '" + c.rpc_listen + "'");
-  }
+  auto inter = parse_host_port(c.cluster_listen, "cluster.listen (--cluster-listen)");
+  if (!inter) return inter.error();
+  const std::pair<const host_port*, const char*> listeners[] = {
+      {&rpc.value(), "rpc.listen"}, {&http.value(), "http.listen"}, {&inter.value(), "cluster.listen"}};
+  for (size_t i = 0; i < 3; ++i)
+    for (size_t j = i + 1; j < 3; ++j)
+      if (listeners[i].first->port != 0 && listeners[i].first->port == listeners[j].first->port &&
+          listeners[i].first->host == listeners[j].first->host)
+        return invalid(std::string(listeners[i].second) + " and " + listeners[j].second + " are the same address");
   if (c.pg_url.empty()) {
     return invalid("postgres.url is empty: set it in the file, with --pg-url, or in env CAUDAL_PG_URL");
   }

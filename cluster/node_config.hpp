@@ -32,6 +32,7 @@ struct node_config {
   std::string rpc_listen = "127.0.0.1:7400";   // --rpc-listen: Cap'n Proto client API
   uint64_t rpc_max_connections = 1024;         // --rpc-max-connections: more are closed at once
   std::string http_listen = "127.0.0.1:7480";  // --http-listen: /metrics and /healthz
+  std::string cluster_listen = "127.0.0.1:7500";  // --cluster-listen: CAF's network layer (BASP) between nodes
   // [tls]: the client API is TLS 1.3 only; plain TCP needs insecure = true (development only)
   std::string tls_cert_file;              // --tls-cert-file: PEM certificate (chain) of this node
   std::string tls_key_file;               // --tls-key-file: PEM private key (mode 0600)

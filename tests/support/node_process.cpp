@@ -114,6 +114,8 @@ void node_process::start() {
                                    "127.0.0.1:0",
                                    "--http-listen",
                                    "127.0.0.1:0",
+                                   "--cluster-listen",
+                                   "127.0.0.1:0",
                                    "--sql-dir",
                                    CAUDAL_SQL_DIR,
                                    "--operator-client-id",

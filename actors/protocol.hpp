@@ -2,8 +2,9 @@
 // The messages between the node's actors, gathered in one header so callers depend on protocols, not
 // implementations (STYLE 2). Each block names the actor that handles it, what it answers, and who sends it.
 //
-// All of these are local messages (one process): their payloads are plain C++ structs. Messages that
-// cross nodes are Cap'n Proto encoded (a later issue); none of these types go over the wire.
+// All of these are local messages (one process): their payloads are plain C++ structs, and none of these
+// types go over the wire. Ledger calls that cross nodes are Cap'n Proto encoded (schemas/internode.capnp)
+// by cluster/forwarding, and travel as bytes.
 #include <caf/all.hpp>
 
 #include <memory>
@@ -177,7 +178,8 @@ struct tenant_scope {
 
 // --- protocols (who handles what, and what it answers) ---
 //
-// tenant_registry (one per node; the gateway's entry point for ledger calls):
+// tenant_registry (one per node; the gateway reaches it through cluster/forwarding's router, which takes
+// the same ledger messages and sends them here or to the tenant's owner):
 //   (create_accounts_atom, caller, tenant_id, account_batch)   -> account_results
 //   (create_transfers_atom, caller, tenant_id, transfer_batch) -> transfer_results
 //   (lookup_accounts_atom, caller, tenant_id, account_ids)     -> account_list   (found ones, request order)

@@ -73,7 +73,8 @@ void make_room(registry_self* self) {
 }
 
 // The lease tenant t's actor must run under: none without placement (unfenced); not_owner when this node
-// does not hold the tenant's shard (forwarding to the owner is a later step of the cluster issue).
+// does not hold the tenant's shard (the router sent it here on stale routes: the client retries, and the
+// router sends it to the owner once its routes are fresh).
 result<std::optional<storage::shard_fence>> fence_for(registry_self* self, tenant_id t) {
   const auto* p = svc(self).placement.get();
   if (p == nullptr)

@@ -354,7 +354,7 @@ class session_impl final : public sanitized<api::Session::Server> {
     for (auto a : list)
       batch.items.push_back(wire::from_wire(a));
     return respond(
-        ask<account_results>(*ctx_->system, ctx_->registry, ctx_->timeout, create_accounts_atom::value,
+        ask<account_results>(*ctx_->system, ctx_->router, ctx_->timeout, create_accounts_atom::value,
                              who(), *state_->tenant, std::move(batch)),
         context,
         [](auto out, account_results& r) {
@@ -375,7 +375,7 @@ class session_impl final : public sanitized<api::Session::Server> {
     for (auto t : list)
       batch.items.push_back(wire::from_wire(t));
     return respond(
-        ask<transfer_results>(*ctx_->system, ctx_->registry, ctx_->timeout, create_transfers_atom::value,
+        ask<transfer_results>(*ctx_->system, ctx_->router, ctx_->timeout, create_transfers_atom::value,
                               who(), *state_->tenant, std::move(batch)),
         context,
         [](auto out, transfer_results& r) {
@@ -395,7 +395,7 @@ class session_impl final : public sanitized<api::Session::Server> {
     ids.ids.reserve(list.size());
     for (auto id : list)
       ids.ids.push_back(account_id{wire::from_wire(id)});
-    return respond(ask<account_list>(*ctx_->system, ctx_->registry, ctx_->timeout, lookup_accounts_atom::value,
+    return respond(ask<account_list>(*ctx_->system, ctx_->router, ctx_->timeout, lookup_accounts_atom::value,
                                      who(), *state_->tenant, std::move(ids)),
                    context,
                    [](auto out, account_list& r) {
@@ -415,7 +415,7 @@ class session_impl final : public sanitized<api::Session::Server> {
     ids.ids.reserve(list.size());
     for (auto id : list)
       ids.ids.push_back(transfer_id{wire::from_wire(id)});
-    return respond(ask<transfer_list>(*ctx_->system, ctx_->registry, ctx_->timeout, lookup_transfers_atom::value,
+    return respond(ask<transfer_list>(*ctx_->system, ctx_->router, ctx_->timeout, lookup_transfers_atom::value,
                                       who(), *state_->tenant, std::move(ids)),
                    context, fill_transfers, done("lookup_transfers", start, list.size()));
   }
@@ -425,7 +425,7 @@ class session_impl final : public sanitized<api::Session::Server> {
     auto filter = wire::from_wire(context.getParams().getFilter());
     if (auto e = check_query(filter); e != errc::none)
       return refuse(context, "account_transfers", start, e);
-    return respond(ask<transfer_list>(*ctx_->system, ctx_->registry, ctx_->timeout, account_transfers_atom::value,
+    return respond(ask<transfer_list>(*ctx_->system, ctx_->router, ctx_->timeout, account_transfers_atom::value,
                                       who(), *state_->tenant, filter),
                    context, fill_transfers, done("account_transfers", start, 0));
   }
@@ -435,7 +435,7 @@ class session_impl final : public sanitized<api::Session::Server> {
     auto filter = wire::from_wire(context.getParams().getFilter());
     if (auto e = check_query(filter); e != errc::none)
       return refuse(context, "account_balances", start, e);
-    return respond(ask<balance_list>(*ctx_->system, ctx_->registry, ctx_->timeout, account_balances_atom::value,
+    return respond(ask<balance_list>(*ctx_->system, ctx_->router, ctx_->timeout, account_balances_atom::value,
                                      who(), *state_->tenant, filter),
                    context,
                    [](auto out, balance_list& r) {

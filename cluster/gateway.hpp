@@ -23,7 +23,8 @@ namespace caudal::cluster {
 
 struct gateway_context {
   caf::actor_system* system = nullptr;
-  caf::actor registry;  // tenant_registry: ledger calls
+  caf::actor registry;  // tenant_registry: test-hook faults of this node's tenants
+  caf::actor router;    // ledger calls: to the local registry or forwarded to the tenant's owner (forwarding.hpp)
   caf::actor admin;     // admin_worker pool: authentication, tenants
   caf::actor checker;   // one admin_worker of its own for verify: a long check never delays authentication
   std::vector<caf::actor> writers;  // the batch writers: the writer-delay test hook

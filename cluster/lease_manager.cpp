@@ -157,6 +157,7 @@ class manager {
         renewed_at_ = started;
         renewed = true;
         hand_off(to_hand_off);
+        publish_routes();
       } else {
         cfg_.log->error("cluster: lease round failed ({}): {}", errc_name(r.error().code), r.error().detail);
       }
@@ -210,6 +211,21 @@ class manager {
     published_ = held_;
   }
 
+  // Who owns which shard, for the router; sent only when it changed.
+  void publish_routes() {
+    if (!cfg_.router)
+      return;
+    auto routes = read_route_table(*conn_, cfg_.shards->shard_count());
+    if (!routes.ok()) {
+      cfg_.log->warn("cluster: reading the routes failed: {}", routes.error().detail);
+      return;
+    }
+    if (routes.value() == routes_)
+      return;
+    routes_ = routes.value();
+    self_->send(cfg_.router, routes_atom::value, std::move(routes.value()));
+  }
+
   // A clean stop: the leases are released at once (no waiting for their expiry) and the node leaves.
   void leave() {
     if (!connected())
@@ -233,6 +249,7 @@ class manager {
   std::vector<storage::held_lease> published_;  // what the registry was told last
   std::chrono::steady_clock::time_point renewed_at_;
   std::unique_ptr<storage::pg_connection> conn_;
+  route_table routes_;          // what the router was told last
   bool handing_off_ = false;  // the registry was last given a non-empty hand-off list
 };
 

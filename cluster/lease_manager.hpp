@@ -11,7 +11,8 @@
 // Hand-off (old owner's side): a held shard that rendezvous hashing gives to another live node (it joined,
 // or this node is draining) is announced to the registry, which refuses its tenants' new requests
 // (shard_moving) and stops them once their requests in progress are answered; then the lease is released
-// and the new owner takes it on its next round (next epoch). Not yet: forwarding requests to the owner.
+// and the new owner takes it on its next round (next epoch). Every round it also tells the router who owns
+// which shard (cluster/forwarding.hpp), so requests reach the new owner from any node.
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/forwarding.hpp"
 #include "cluster/placement.hpp"
 #include "storage/cluster_store.hpp"
 #include "storage/pg_connection.hpp"
@@ -63,6 +65,7 @@ struct lease_manager_config {
   cluster_start start;  // from join_cluster
   lease_timing timing;
   caf::actor registry;  // receives (leases_atom, lease_table) whenever the held leases change
+  caf::actor router;    // receives (routes_atom, route_table) whenever who owns which shard changes
   std::shared_ptr<spdlog::logger> log;
 };
 

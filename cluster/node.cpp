@@ -1,6 +1,7 @@
 #include "cluster/node.hpp"
 
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
 #include <kj/async-io.h>
 #include <kj/async-unix.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include "actors/tenant_registry.hpp"
 #include "base/clock.hpp"
 #include "base/metrics.hpp"
+#include "cluster/forwarding.hpp"
 #include "cluster/gateway.hpp"
 #include "cluster/http_endpoint.hpp"
 #include "cluster/lease_manager.hpp"
@@ -215,6 +217,11 @@ int run_node(const node_config& cfg) {
   caf::actor_system_config caf_cfg;
   // Latency: the default work-stealing scheduler sleeps idle workers (DESIGN.md section 11).
   caf_cfg.set("scheduler.policy", caf::atom("sharing"));
+  // The network layer between nodes (BASP): forwarded requests. Heartbeats on every connection, and a
+  // connection silent past peer_timeout_ms is closed, so requests pending on a hung peer fail at once.
+  caf_cfg.load<caf::io::middleman>();
+  caf_cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(cfg.peer_heartbeat_ms)});
+  caf_cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::milliseconds(cfg.peer_timeout_ms)});
   caf::actor_system sys{caf_cfg};
 
   auto services = std::make_shared<actors::node_services>();
@@ -268,9 +275,21 @@ int run_node(const node_config& cfg) {
   services->placement = shards.value();
   auto registry = actors::spawn_tenant_registry(sys, services);
 
+  // Any node serves any request: ledger calls go through the router (local registry or the owner), and
+  // other nodes forward to this node's endpoint, published on the cluster port.
+  forwarding_config fwd;
+  fwd.node_id = cfg.node_id;
+  fwd.shards = shards.value();
+  fwd.registry = registry;
+  fwd.request_timeout = std::chrono::milliseconds(cfg.request_timeout_ms);
+  fwd.log = log.cluster;
+  auto router = spawn_router(sys, fwd);
+  auto endpoint = spawn_forward_endpoint(sys, fwd);
+
   auto gw = std::make_shared<gateway_context>();
   gw->system = &sys;
   gw->registry = registry;
+  gw->router = router;
   gw->admin = services->admin;
   gw->checker = checker;
   gw->writers = services->writers;
@@ -310,20 +329,31 @@ int run_node(const node_config& cfg) {
     http_endpoint http(io, cfg.http_listen, healthy, [&metrics] { return metrics.render(); });
     std::string rpc_addr = host_of(cfg.rpc_listen) + ":" + std::to_string(rpc.port());
     std::string http_addr = host_of(cfg.http_listen) + ":" + std::to_string(http.port());
+    auto cluster_listen = parse_host_port(cfg.cluster_listen, "cluster.listen");
+    if (!cluster_listen.ok())
+      throw std::runtime_error(cluster_listen.error().detail);
+    auto cluster_port = sys.middleman().publish(endpoint, cluster_listen->port, cluster_listen->host.c_str(), true);
+    if (!cluster_port)
+      throw std::runtime_error("cannot listen on cluster.listen " + cfg.cluster_listen + ": " +
+                               sys.render(cluster_port.error()));
+    std::string cluster_addr = cluster_listen->host + ":" + std::to_string(*cluster_port);
     // Joined and holding its shards before it says it serves: its first request finds its tenants owned.
     auto joined = join_cluster(*cluster_conn.value(), *shards.value(), cfg.node_id, cfg.region,
-                               {"", rpc_addr, http_addr}, lease_timing_of(cfg), *log.cluster);
+                               {cluster_addr, rpc_addr, http_addr}, lease_timing_of(cfg), *log.cluster);
     if (!joined.ok())
       throw std::runtime_error("cannot join the cluster: " + joined.error().detail);
-    cluster_conn.value().reset();
     caf::anon_send(registry, actors::leases_atom::value, actors::lease_table{joined->leases});
-    leases = sys.spawn<caf::detached>(
-        lease_manager,
-        lease_manager_config{cfg.pg_url, shards.value(), joined.value(), lease_timing_of(cfg), registry, log.cluster});
-    log.node->info("serving: rpc={} http={}", rpc_addr, http_addr);
+    // The routes as of joining; the lease manager sends fresh ones every heartbeat.
+    if (auto routes = read_route_table(*cluster_conn.value(), shards.value()->shard_count()); routes.ok())
+      caf::anon_send(router, routes_atom::value, std::move(routes.value()));
+    cluster_conn.value().reset();
+    leases = sys.spawn<caf::detached>(lease_manager,
+                                      lease_manager_config{cfg.pg_url, shards.value(), joined.value(),
+                                                           lease_timing_of(cfg), registry, router, log.cluster});
+    log.node->info("serving: rpc={} http={} cluster={}", rpc_addr, http_addr, cluster_addr);
     if (const char* ready = std::getenv("CAUDAL_READY_FILE")) {
       std::ofstream f(ready);
-      f << "rpc=" << rpc_addr << " http=" << http_addr << "\n";
+      f << "rpc=" << rpc_addr << " http=" << http_addr << " cluster=" << cluster_addr << "\n";
     }
 
     auto sig = io.unixEventPort.onSignal(SIGTERM).exclusiveJoin(io.unixEventPort.onSignal(SIGINT));
@@ -338,6 +368,8 @@ int run_node(const node_config& cfg) {
   }
 
   // Tenants first (their requests fail with retryable errors), then the writer and the pools.
+  caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(endpoint, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
   for (const auto& w : services->writers)
     caf::anon_send(w, actors::stop_atom::value);

@@ -122,6 +122,11 @@ const std::vector<setting>& settings() {
        &node_config::heartbeat_ms, 100, 200'000},
       {"cluster", "silent_after_ms", "silent-after-ms", "a node silent this long is declared down (>= lease_ms)",
        &node_config::silent_after_ms, 300, 3'600'000},
+      {"cluster", "peer_heartbeat_ms", "peer-heartbeat-ms", "heartbeat period on the connections between nodes",
+       &node_config::peer_heartbeat_ms, 50, 60'000},
+      {"cluster", "peer_timeout_ms", "peer-timeout-ms",
+       "a connection to another node silent this long is closed and its forwarded requests fail (>= 2 heartbeats)",
+       &node_config::peer_timeout_ms, 100, 600'000},
       {"log", "level", "log-level", "trace, debug, info, warn or error", &node_config::level},
       {"log", "file", "log-file", "log file (empty: stderr)", &node_config::log_file},
       {"testing", "hooks", "test-hooks", "enable the fault-injection test RPCs (never in production)",
@@ -395,6 +400,9 @@ result<void> validate_node_config(const node_config& c) {
       if (listeners[i].first->port != 0 && listeners[i].first->port == listeners[j].first->port &&
           listeners[i].first->host == listeners[j].first->host)
         return invalid(std::string(listeners[i].second) + " and " + listeners[j].second + " are the same address");
+  if (c.peer_timeout_ms < 2 * c.peer_heartbeat_ms) {
+    return invalid("cluster.peer_timeout_ms must be at least twice cluster.peer_heartbeat_ms");
+  }
   if (c.pg_url.empty()) {
     return invalid("postgres.url is empty: set it in the file, with --pg-url, or in env CAUDAL_PG_URL");
   }

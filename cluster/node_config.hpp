@@ -73,6 +73,8 @@ struct node_config {
   uint64_t lease_ms = 5000;           // a shard lease lasts this long past its last renewal
   uint64_t heartbeat_ms = 1000;       // heartbeat (renewing the leases) period; at most lease_ms / 3
   uint64_t silent_after_ms = 5000;    // a node silent this long is declared down; at least lease_ms
+  uint64_t peer_heartbeat_ms = 1000;  // heartbeats on the connections between nodes (CAF's middleman)
+  uint64_t peer_timeout_ms = 5000;    // a peer connection silent this long is closed: its requests fail at once
   // [log]
   log_level level = log_level::info;  // --log-level
   std::string log_file;               // --log-file (empty: stderr)

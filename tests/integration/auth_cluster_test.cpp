@@ -40,8 +40,8 @@ client::options token_at(const node_process& node, const std::string& token) {
   return at(node, o);
 }
 
-// A ledger call that passed authentication and authorization: served, or (until requests are forwarded
-// between nodes) refused by a node that does not own the tenant's shard. Never unauthenticated/forbidden.
+// A ledger call that passed authentication and authorization: served (forwarded to the owner when needed),
+// or refused with the retryable not_owner while the routes settle. Never unauthenticated/forbidden.
 template <class R>
 bool authorized(const R& r) {
   return r.ok() || r.error().code == errc::not_owner;

@@ -5,6 +5,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/errc.hpp"
+
 namespace caudal::test {
 
 // Node flags for a node id with short lease timings (heartbeat 300 ms, lease and silence 1 s): fail-over
@@ -24,6 +26,19 @@ bool eventually(Pred done, std::chrono::seconds limit = std::chrono::seconds(60)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return done();
+}
+
+// Calls `call` (answering a result<T>) until it answers anything but a retryable error, or `limit` passes;
+// the last answer. Retrying is what clients do (the same ids make it safe).
+template <class Call>
+auto until_answered(Call call, std::chrono::seconds limit = std::chrono::seconds(60)) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    auto r = call();
+    if (r.ok() || !errc_retryable(r.error().code) || std::chrono::steady_clock::now() >= until)
+      return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 }  // namespace caudal::test

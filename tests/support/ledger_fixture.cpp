@@ -49,13 +49,15 @@ tenant_handle ledger_fixture::create_tenant(const std::string& name, const std::
   return h;
 }
 
-client::connection ledger_fixture::session(const tenant_handle& t) const {
+client::connection ledger_fixture::session(const tenant_handle& t) const { return session_on(*node, t); }
+
+client::connection session_on(const node_process& n, const tenant_handle& t) {
   client::connection c;
   auto o = t.opts;
-  o.server = node->rpc_address();
+  o.server = n.rpc_address();
   auto r = c.open(o);
   if (!r.ok())
-    FAIL("tenant cannot authenticate: " << errc_name(r.error().code));
+    FAIL("tenant cannot authenticate on " << n.rpc_address() << ": " << errc_name(r.error().code));
   return c;
 }
 

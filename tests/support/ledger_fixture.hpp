@@ -34,6 +34,9 @@ class ledger_fixture {
   void require_verify_ok();
 };
 
+// A session of tenant t through node n (any node serves any tenant); fails the test if it cannot open.
+client::connection session_on(const node_process& n, const tenant_handle& t);
+
 ledger::account make_account(uint64_t id, uint32_t ledger = 1, uint16_t code = 1, uint16_t flags = 0);
 ledger::transfer make_transfer(uint64_t id, uint64_t debit, uint64_t credit, uint64_t amount, uint32_t ledger = 1,
                                uint16_t code = 1, uint16_t flags = 0);

@@ -207,7 +207,7 @@ void send_now(peer_self* self, forward_op op, std::string bytes, done_fn done) {
                 std::move(bytes))
       .then(
           [self, id](std::string& reply) {
-            finish(self, id, [&](forward_op op) { return wire::decode_reply(reply, op); });
+            finish(self, id, [&](forward_op kind) { return wire::decode_reply(reply, kind); });
           },
           [self, id](caf::error& e) {
             // Timeout: the outcome is unknown (retry with the same ids). Anything else: the peer is gone.
@@ -226,29 +226,29 @@ void connect(peer_self* self) {
   self->request(mm, connect_timeout, caf::connect_atom::value, st.address.host, st.address.port)
       .then(
           [self](const caf::node_id&, caf::strong_actor_ptr& endpoint, const std::set<std::string>&) {
-            auto& st = self->state;
-            st.connecting = false;
+            auto& link = self->state;
+            link.connecting = false;
             if (!endpoint) {
-              st.cfg.log->warn("forwarding: {} at {} publishes no endpoint", st.peer.node_id, st.peer.cluster_address);
-              st.retry_after = now() + reconnect_pause;
+              link.cfg.log->warn("forwarding: {} at {} publishes no endpoint", link.peer.node_id, link.peer.cluster_address);
+              link.retry_after = now() + reconnect_pause;
               fail_all(self, errc::node_down);
               return;
             }
-            st.remote = caf::actor_cast<caf::actor>(endpoint);
-            self->monitor(st.remote);
-            st.cfg.log->info("forwarding: connected to {} (incarnation {}) at {}", st.peer.node_id, st.peer.incarnation,
-                             st.peer.cluster_address);
-            auto queued = std::move(st.queued);
-            st.queued.clear();
+            link.remote = caf::actor_cast<caf::actor>(endpoint);
+            self->monitor(link.remote);
+            link.cfg.log->info("forwarding: connected to {} (incarnation {}) at {}", link.peer.node_id, link.peer.incarnation,
+                             link.peer.cluster_address);
+            auto queued = std::move(link.queued);
+            link.queued.clear();
             for (auto& q : queued)
               send_now(self, q.op, std::move(q.bytes), std::move(q.done));
           },
           [self](caf::error& e) {
-            auto& st = self->state;
-            st.connecting = false;
-            st.cfg.log->warn("forwarding: cannot connect to {} at {}: {}", st.peer.node_id, st.peer.cluster_address,
+            auto& link = self->state;
+            link.connecting = false;
+            link.cfg.log->warn("forwarding: cannot connect to {} at {}: {}", link.peer.node_id, link.peer.cluster_address,
                              caf::to_string(e));
-            st.retry_after = now() + reconnect_pause;
+            link.retry_after = now() + reconnect_pause;
             fail_all(self, errc::node_down);
           });
 }

@@ -103,7 +103,7 @@ TEST_CASE("three nodes: every ledger call answers the same through any node") {
     const auto& t = ts[ti];
     const std::string owner = c.owner_of(t);
     uint64_t base = 1;
-    for (const char* id : {"n1", "n2", "n3"}) {
+    for (const std::string id : {"n1", "n2", "n3"}) {
       CAPTURE(ti);
       CAPTURE(id);
       CAPTURE(owner);

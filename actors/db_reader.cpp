@@ -405,6 +405,30 @@ caf::behavior admin_worker(worker* self, db_pool_config cfg) {
             self, cfg, [&](storage::pg_connection& c) { return storage::cluster_status(c); },
             identity<caudal::cluster_status>);
       },
+      [=](drain_node_atom, const std::string& node_id) -> caf::result<caudal::cluster_node_status> {
+        if (node_id.empty() || node_id.size() > limits::max_name_bytes)
+          return caf::make_error(errc::invalid_request);
+        return run<caudal::cluster_node_status>(
+            self, cfg,
+            [&](storage::pg_connection& c) -> result<caudal::cluster_node_status> {
+              auto drained = storage::drain_member(c, node_id);
+              if (!drained)
+                return drained.error();
+              // The member as the status shows it (its shards fall to 0 as its lease rounds hand them over).
+              auto status = storage::cluster_status(c);
+              if (!status)
+                return status.error();
+              for (auto& n : status->nodes)
+                if (n.id == node_id) {
+                  if (drained->was != storage::member_state::draining)
+                    cfg.log->info("cluster: {} (incarnation {}) set draining (was {}); it holds {} shards", n.id,
+                                  n.incarnation, storage::member_state_name(drained->was), n.shards);
+                  return std::move(n);
+                }
+              return failure{errc::node_not_found, "cluster: member " + node_id + " vanished"};
+            },
+            identity<caudal::cluster_node_status>, retry::never);
+      },
   };
 }
 

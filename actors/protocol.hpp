@@ -72,6 +72,7 @@ using client_active_atom = caf::atom_constant<caf::atom("cl_active")>;
 using leases_atom = caf::atom_constant<caf::atom("leases")>;
 using cluster_status_atom = caf::atom_constant<caf::atom("cl_status")>;
 using handoff_atom = caf::atom_constant<caf::atom("handoff")>;
+using drain_node_atom = caf::atom_constant<caf::atom("drain_node")>;
 
 // --- payloads ---
 struct account_batch {
@@ -215,7 +216,8 @@ struct tenant_scope {
 //   (revoked_since_atom, int64_t since_ms) -> client_list; (client_active_atom, std::string) -> bool;
 //   (create_tenant_atom, std::string name, std::string country) -> created_tenant;
 //   (list_tenants_atom) -> tenant_list; (verify_atom, tenant_scope) -> storage::verify_report;
-//   (cluster_status_atom) -> caudal::cluster_status.
+//   (cluster_status_atom) -> caudal::cluster_status; (drain_node_atom, std::string node_id) ->
+//   caudal::cluster_node_status (the member right after it was set draining).
 
 // caf::error <-> errc. Errors of other categories (CAF's own) map to the closest errc.
 caf::error to_error(const failure& f);
@@ -257,3 +259,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::tenant_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::storage::verify_report)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::actors::tenant_scope)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::cluster_status)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::cluster_node_status)

@@ -24,6 +24,7 @@ std::string_view errc_name(errc e) {
     case errc::tenant_exists: return "tenant_exists";
     case errc::not_enabled: return "not_enabled";
     case errc::not_owner: return "not_owner";
+    case errc::node_not_found: return "node_not_found";
   }
   return "internal";
 }

@@ -29,6 +29,7 @@ enum class errc : uint8_t {
   not_enabled = 18,            // a feature the node was not started with (test hooks)
   not_owner = 19,              // this node does not hold the tenant's shard lease (lost, moved or not yet
                                // taken): nothing was written; retry (retryable)
+  node_not_found = 20,         // no cluster member has that node id (operator commands)
 };
 
 // snake_case name, as printed by the CLI (`{"error": "overloaded", "retryable": true}`).
@@ -36,6 +37,6 @@ std::string_view errc_name(errc e);
 // A retryable failure may be retried with the same ids: exactly-once effect makes it safe.
 bool errc_retryable(errc e);
 // The highest valid value, for range checks when decoding.
-constexpr uint8_t errc_max = static_cast<uint8_t>(errc::not_owner);
+constexpr uint8_t errc_max = static_cast<uint8_t>(errc::node_not_found);
 
 }  // namespace caudal

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "cli/bench.hpp"
+#include "cli/cluster_commands.hpp"
 #include "cli/commands.hpp"
 #include "cli/parse.hpp"
 
@@ -29,6 +30,7 @@ struct arguments {
   client_id_args client_rotate, client_revoke;
   audit_args audit;
   std::string token_tenant;
+  cluster_drain_args cluster_drain;
 };
 
 void add_tenant_option(CLI::App* cmd, std::string& tenant) {
@@ -236,6 +238,16 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     cluster->require_subcommand(1);
     auto* cluster_status_cmd =
         cluster->add_subcommand("status", "Nodes (state, region, shards, heartbeat age) and the shard summary");
+    auto* cluster_drain_cmd = cluster->add_subcommand(
+        "drain", "Set a node draining: it takes no new shards and hands over those it holds to the live nodes");
+    cluster_drain_cmd->add_option("node", args.cluster_drain.node, "Node id (as in cluster status)")
+        ->type_name("NODE")
+        ->required();
+    cluster_drain_cmd->add_flag("--wait", args.cluster_drain.wait,
+                                "Wait until the node holds no shard (exit 1 when --timeout passes first)");
+    cluster_drain_cmd->add_option("--timeout", args.cluster_drain.timeout, "Seconds --wait waits at most")
+        ->type_name("S")
+        ->capture_default_str();
 
     try {
       app.parse(argc, argv);
@@ -282,6 +294,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       return token(ctx, args.token_tenant);
     if (cluster_status_cmd->parsed())
       return cluster_status(ctx);
+    if (cluster_drain_cmd->parsed())
+      return cluster_drain(ctx, args.cluster_drain);
     err << "caudal: no command\n";
     return exit_usage;
   } catch (const std::exception& e) {

@@ -181,18 +181,22 @@ json verify_json(const client::verify_report& r) {
   };
 }
 
+json cluster_node_json(const client::cluster_node_status& n) {
+  return json{{"id", n.id},
+              {"incarnation", n.incarnation},
+              {"rpc_address", n.rpc_address},
+              {"cluster_address", n.cluster_address},
+              {"metrics_address", n.metrics_address},
+              {"region", n.region},
+              {"state", n.state},
+              {"shards", n.shards},
+              {"heartbeat_age_ms", n.heartbeat_age_ms}};
+}
+
 json cluster_status_json(const client::cluster_status& s) {
   json nodes = json::array();
   for (const auto& n : s.nodes)
-    nodes.push_back(json{{"id", n.id},
-                         {"incarnation", n.incarnation},
-                         {"rpc_address", n.rpc_address},
-                         {"cluster_address", n.cluster_address},
-                         {"metrics_address", n.metrics_address},
-                         {"region", n.region},
-                         {"state", n.state},
-                         {"shards", n.shards},
-                         {"heartbeat_age_ms", n.heartbeat_age_ms}});
+    nodes.push_back(cluster_node_json(n));
   return json{{"nodes", std::move(nodes)},
               {"shards", {{"count", s.shard_count}, {"owned", s.shards_owned}, {"unowned", s.shards_unowned}}}};
 }

@@ -45,6 +45,9 @@ json tenant_created_json(const client::new_tenant& t);
 json tenants_json(const std::vector<client::tenant_info>& tenants);
 // {"ok", "violations": [...], "counts": {"tenants", "accounts", "transfers"}}.
 json verify_json(const client::verify_report& r);
+// {"id", "incarnation", "rpc_address", "cluster_address", "metrics_address", "region", "state", "shards",
+//  "heartbeat_age_ms"}: one member, as in cluster status.
+json cluster_node_json(const client::cluster_node_status& n);
 // {"nodes": [{"id", "incarnation", "rpc_address", "cluster_address", "metrics_address", "region", "state",
 //  "shards", "heartbeat_age_ms"}], "shards": {"count", "owned", "unowned"}}.
 json cluster_status_json(const client::cluster_status& s);

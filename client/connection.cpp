@@ -510,6 +510,19 @@ result<cluster_status> connection::get_cluster_status() {
       [](auto& resp) { return wire::from_wire(resp.getStatus()); });
 }
 
+result<cluster_node_status> connection::drain_node(const std::string& node_id) {
+  if (!impl_)
+    return failure{errc::node_down, "not connected"};
+  return impl_->call<cluster_node_status>(
+      impl_->admin_client(),
+      [&](api::Admin::Client& a) {
+        auto req = a.drainNodeRequest();
+        req.setNodeId(kj::StringPtr(node_id.c_str(), node_id.size()));
+        return req;
+      },
+      [](auto& resp) { return wire::from_wire(resp.getNode()); });
+}
+
 result<void> connection::inject_fault(const fault& flt) {
   if (!impl_)
     return failure{errc::node_down, "not connected"};

@@ -47,6 +47,7 @@ constexpr uint16_t default_port = 7400;
 using tenant_info = wire::tenant_info;
 using verify_report = wire::verify_report;
 using cluster_status = wire::cluster_status;
+using cluster_node_status = wire::cluster_node_status;
 using fault_kind = wire::fault_kind;
 using fault = wire::fault;
 
@@ -109,6 +110,9 @@ class connection {
   // Of these tenants (at most limits::max_batch_items), or of all when empty.
   result<verify_report> verify(const std::vector<tenant_id>& tenants = {});
   result<cluster_status> get_cluster_status();  // members and shard leases (operator credentials)
+  // Sets the member draining (its shards move to the other live nodes); answers it right after the change.
+  // errc::node_not_found: no such member; errc::node_down from the server: the member is down.
+  result<cluster_node_status> drain_node(const std::string& node_id);
   result<void> inject_fault(const fault& f);  // nodes without --test-hooks answer errc::not_enabled
   // Clients: tenant 0 makes an operator client (scope admin). Scope names as in security/scopes.hpp.
   result<new_client> create_client(uint64_t tenant, const std::vector<std::string>& scopes);

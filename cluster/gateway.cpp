@@ -310,6 +310,30 @@ class admin_impl final : public sanitized<api::Admin::Server> {
         audited("list_audit"));
   }
 
+  kj::Promise<void> drainNode(DrainNodeContext context) override {
+    std::string node_id = context.getParams().getNodeId();
+    const std::string what = "node " + node_id.substr(0, 128);
+    if (auto e = live(); e != errc::none) {
+      audit("drain_node", e, what);
+      return fail(context.getResults(), e), kj::READY_NOW;
+    }
+    auto auth = auth_;
+    auto who = session_;
+    return respond(
+        ask<caudal::cluster_node_status>(*ctx_->system, ctx_->admin, ctx_->timeout, drain_node_atom::value, node_id),
+        context,
+        [auth, who, what](auto out, caudal::cluster_node_status& n) {
+          wire::to_wire(n, out.initNode());
+          auth->audit(who->client_id, who->source, "drain_node", errc::none,
+                      what + " incarnation " + std::to_string(n.incarnation) + " draining, holding " +
+                          std::to_string(n.shards) + " shards");
+        },
+        [auth, who, what](errc e) {
+          if (e != errc::none)
+            auth->audit(who->client_id, who->source, "drain_node", e, what);
+        });
+  }
+
  private:
   errc live() const { return auth_->live(*session_); }
 

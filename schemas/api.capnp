@@ -40,6 +40,7 @@ enum ErrorCode {
   tenantExists @17;          # a tenant with that name exists already
   notEnabled @18;            # a feature the node was not started with (test hooks)
   notOwner @19;              # retryable: this node does not hold the tenant's shard lease; nothing written
+  nodeNotFound @20;          # no cluster member has that node id
 }
 
 struct U128 {
@@ -321,4 +322,10 @@ interface Admin {
   listAudit @9 (sinceMs :Int64, limit :UInt32) -> (error :Error, events :List(AuditEvent));
   # The members and how the shards are held (PostgreSQL's view, one snapshot).
   clusterStatus @10 () -> (error :Error, status :ClusterStatus);
+  # Sets the member's current incarnation draining: it gets no new shards and hands over those it holds to
+  # the other live members (its own lease rounds do it; `node.shards` falls to 0 in clusterStatus), and it
+  # stays draining through its heartbeats until it stops (a restart rejoins it as up). Answers the member
+  # as it is right after the change. Draining a draining member changes nothing (no error);
+  # nodeNotFound when no member has that id, nodeDown when its current incarnation is down.
+  drainNode @11 (nodeId :Text) -> (error :Error, node :ClusterNode);
 }

@@ -18,7 +18,7 @@ static_assert(static_cast<uint16_t>(api::CreateTransferResult::ID_ALREADY_FAILED
               static_cast<uint16_t>(ledger::create_transfer_result::id_already_failed));
 static_assert(static_cast<uint16_t>(api::CreateTransferResult::PENDING_TRANSFER_EXPIRED) ==
               static_cast<uint16_t>(ledger::create_transfer_result::pending_transfer_expired));
-static_assert(static_cast<uint16_t>(api::ErrorCode::NOT_OWNER) == errc_max);
+static_assert(static_cast<uint16_t>(api::ErrorCode::NODE_NOT_FOUND) == errc_max);
 static_assert(static_cast<uint16_t>(api::ErrorCode::NODE_DOWN) == static_cast<uint16_t>(errc::node_down));
 static_assert(static_cast<uint16_t>(api::FaultKind::WRITER_DELAY) == fault_kind_max);
 static_assert(api::MAX_BATCH_ITEMS == limits::max_batch_items);
@@ -293,24 +293,39 @@ verify_report from_wire(api::VerifyReport::Reader r) {
   return v;
 }
 
+void to_wire(const cluster_node_status& n, api::ClusterNode::Builder o) {
+  o.setId(n.id);
+  o.setIncarnation(n.incarnation);
+  o.setRpcAddress(n.rpc_address);
+  o.setClusterAddress(n.cluster_address);
+  o.setMetricsAddress(n.metrics_address);
+  o.setRegion(n.region);
+  o.setState(n.state);
+  o.setHeartbeatAgeMs(n.heartbeat_age_ms);
+  o.setShards(n.shards);
+}
+
+cluster_node_status from_wire(api::ClusterNode::Reader n) {
+  cluster_node_status o;
+  o.id = to_string(n.getId());
+  o.incarnation = n.getIncarnation();
+  o.rpc_address = to_string(n.getRpcAddress());
+  o.cluster_address = to_string(n.getClusterAddress());
+  o.metrics_address = to_string(n.getMetricsAddress());
+  o.region = to_string(n.getRegion());
+  o.state = to_string(n.getState());
+  o.heartbeat_age_ms = n.getHeartbeatAgeMs();
+  o.shards = n.getShards();
+  return o;
+}
+
 void to_wire(const cluster_status& s, api::ClusterStatus::Builder b) {
   b.setShardCount(s.shard_count);
   b.setShardsOwned(s.shards_owned);
   b.setShardsUnowned(s.shards_unowned);
   auto list = b.initNodes(static_cast<unsigned>(s.nodes.size()));
-  for (unsigned i = 0; i < list.size(); ++i) {
-    const auto& n = s.nodes[i];
-    auto o = list[i];
-    o.setId(n.id);
-    o.setIncarnation(n.incarnation);
-    o.setRpcAddress(n.rpc_address);
-    o.setClusterAddress(n.cluster_address);
-    o.setMetricsAddress(n.metrics_address);
-    o.setRegion(n.region);
-    o.setState(n.state);
-    o.setHeartbeatAgeMs(n.heartbeat_age_ms);
-    o.setShards(n.shards);
-  }
+  for (unsigned i = 0; i < list.size(); ++i)
+    to_wire(s.nodes[i], list[i]);
 }
 
 cluster_status from_wire(api::ClusterStatus::Reader r) {
@@ -319,19 +334,8 @@ cluster_status from_wire(api::ClusterStatus::Reader r) {
   s.shards_owned = r.getShardsOwned();
   s.shards_unowned = r.getShardsUnowned();
   s.nodes.reserve(r.getNodes().size());
-  for (auto n : r.getNodes()) {
-    cluster_node_status o;
-    o.id = to_string(n.getId());
-    o.incarnation = n.getIncarnation();
-    o.rpc_address = to_string(n.getRpcAddress());
-    o.cluster_address = to_string(n.getClusterAddress());
-    o.metrics_address = to_string(n.getMetricsAddress());
-    o.region = to_string(n.getRegion());
-    o.state = to_string(n.getState());
-    o.heartbeat_age_ms = n.getHeartbeatAgeMs();
-    o.shards = n.getShards();
-    s.nodes.push_back(std::move(o));
-  }
+  for (auto n : r.getNodes())
+    s.nodes.push_back(from_wire(n));
   return s;
 }
 

@@ -41,6 +41,7 @@ errc from_wire(api::Error::Reader r);
 using caudal::tenant_info;
 using caudal::verify_report;
 using caudal::cluster_status;
+using caudal::cluster_node_status;
 
 // Test-only fault injection (api.capnp's Fault); values are the wire values of FaultKind.
 enum class fault_kind : uint16_t {
@@ -62,6 +63,8 @@ void to_wire(const tenant_info& t, api::Tenant::Builder b);
 tenant_info from_wire(api::Tenant::Reader r);
 
 void to_wire(const verify_report& v, api::VerifyReport::Builder b);
+void to_wire(const cluster_node_status& n, api::ClusterNode::Builder b);
+cluster_node_status from_wire(api::ClusterNode::Reader r);
 void to_wire(const cluster_status& s, api::ClusterStatus::Builder b);
 cluster_status from_wire(api::ClusterStatus::Reader r);
 verify_report from_wire(api::VerifyReport::Reader r);

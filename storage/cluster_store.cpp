@@ -32,9 +32,18 @@ constexpr const char* join_sql =
     "state = 'joining', joined_at = EXCLUDED.joined_at, last_heartbeat = EXCLUDED.last_heartbeat "
     "RETURNING incarnation";
 
+// A draining incarnation stays draining when asked to be up (see set_state).
 constexpr const char* set_state_sql =
-    "UPDATE cluster_members SET state = $3 WHERE node_id = $1 AND incarnation = $2::bigint AND state <> 'down' "
-    "RETURNING 1";
+    "UPDATE cluster_members SET state = CASE WHEN state = 'draining' AND $3::text = 'up' THEN state "
+    "ELSE $3::text END WHERE node_id = $1 AND incarnation = $2::bigint AND state <> 'down' RETURNING 1";
+
+// The row is locked first (FOR UPDATE), so the state read as "before" is the one this UPDATE replaced; a
+// member that is down is returned unchanged (refused by the caller), a missing one returns no row.
+constexpr const char* drain_sql =
+    "WITH old AS (SELECT node_id, incarnation, state FROM cluster_members WHERE node_id = $1 FOR UPDATE), "
+    "upd AS (UPDATE cluster_members m SET state = 'draining' FROM old "
+    "        WHERE m.node_id = old.node_id AND old.state IN ('joining', 'up') RETURNING m.node_id) "
+    "SELECT incarnation, state FROM old";
 
 // One statement: the heartbeat, and the renewal only if the heartbeat was accepted (EXISTS over the first
 // CTE's RETURNING). The outer LEFT JOIN yields one row even when the node holds no lease.
@@ -238,6 +247,24 @@ result<void> set_state(pg_connection& c, const member_identity& me, member_state
   if (r->size() == 0)
     return failure{errc::node_down, "cluster: " + me.node_id + " incarnation " + inc + " is down or superseded"};
   return {};
+}
+
+result<drained_member> drain_member(pg_connection& c, const std::string& node_id) {
+  auto r = c.query(drain_sql, {node_id.c_str()});
+  if (!r.ok())
+    return r.error();
+  if (r->size() == 0)
+    return failure{errc::node_not_found, "cluster: no member " + node_id};
+  drained_member d;
+  d.id = {node_id, to_u64(r->text(0, 0))};
+  auto was = parse_state(r->text(0, 1));
+  if (!was)
+    return failure{errc::internal, std::string("cluster: unknown member state ") + r->text(0, 1)};
+  d.was = *was;
+  if (d.was == member_state::down)
+    return failure{errc::node_down,
+                   "cluster: " + node_id + " incarnation " + std::to_string(d.id.incarnation) + " is down"};
+  return d;
 }
 
 result<std::vector<held_lease>> heartbeat(pg_connection& c, const member_identity& me, uint32_t lease_ms) {

@@ -63,8 +63,22 @@ result<member_identity> join(pg_connection& c, const std::string& node_id, const
                              const std::string& region);
 
 // Moves the node to `state` (up, draining, down). Refused with node_down when this incarnation is no
-// longer the member's current one or it was declared down (down is final for an incarnation).
+// longer the member's current one or it was declared down (down is final for an incarnation). Draining is
+// final too, but for down: `up` leaves a draining incarnation draining (an operator's drain that came
+// while the node was still joining is kept); only a new incarnation (a restart) is up again.
 result<void> set_state(pg_connection& c, const member_identity& me, member_state state);
+
+// The operator's drain: sets the current incarnation of member `node_id` draining (from joining or up; a
+// draining one stays as it is). A draining member acquires no lease and is no rendezvous owner, so its
+// lease manager hands over what it holds, round by round, to the live members (cluster/lease_manager).
+// Heartbeats leave the state alone; a restart rejoins as up. Refused with node_not_found (no member with
+// that id) or node_down (its current incarnation is down: it holds nothing it renews). Returns the
+// member's incarnation and the state it was in before.
+struct drained_member {
+  member_identity id;
+  member_state was = member_state::up;
+};
+result<drained_member> drain_member(pg_connection& c, const std::string& node_id);
 
 struct held_lease {
   uint32_t shard = 0;

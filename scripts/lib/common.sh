@@ -5,12 +5,19 @@
 
 # The checkout's root: the folder above scripts/.
 CAUDAL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
-# Everything the scripts create at run time lives here (ignored by git).
-CAUDAL_STATE="$CAUDAL_ROOT/.caudal"
+# Everything the scripts create at run time lives here (ignored by git). CAUDAL_STATE replaces it (an
+# absolute path: a second local cluster from the same checkout, or a test's temporary folder).
+CAUDAL_STATE="${CAUDAL_STATE:-$CAUDAL_ROOT/.caudal}"
+[[ "$CAUDAL_STATE" == /* ]] || CAUDAL_STATE="$PWD/$CAUDAL_STATE"
 CAUDAL_LOGS="$CAUDAL_STATE/logs"
 CAUDAL_RUN="$CAUDAL_STATE/run"
 CAUDAL_NODES="$CAUDAL_STATE/nodes"
-CAUDAL_BUILD="$CAUDAL_ROOT/build"
+# The CLI finds .caudal/client.json from its current folder upwards; a state folder elsewhere is named.
+if [[ "$CAUDAL_STATE" != "$CAUDAL_ROOT/.caudal" ]]; then
+  export CAUDAL_CLIENT_FILE="${CAUDAL_CLIENT_FILE:-$CAUDAL_STATE/client.json}"
+fi
+# The build folder; CAUDAL_BUILD replaces it.
+CAUDAL_BUILD="${CAUDAL_BUILD:-$CAUDAL_ROOT/build}"
 # The CLI; CAUDAL_CLI_BIN replaces it (a stand-in, or a build elsewhere).
 CAUDAL_CLI="${CAUDAL_CLI_BIN:-$CAUDAL_BUILD/cli/caudal}"
 
@@ -34,8 +41,13 @@ ensure_state_dirs() {
   mkdir -p "$CAUDAL_LOGS" "$CAUDAL_RUN" "$CAUDAL_NODES"
 }
 
-# A short, stable tag of this checkout's path (names per-checkout folders under /tmp).
-checkout_tag() { printf '%s' "$CAUDAL_ROOT" | sha256sum | cut -c1-10; }
+# A short, stable tag of this checkout's path (names per-checkout folders under /tmp), or of CAUDAL_STATE
+# when it was moved elsewhere (two state folders never share one).
+checkout_tag() {
+  local p="$CAUDAL_ROOT"
+  [[ "$CAUDAL_STATE" == "$CAUDAL_ROOT/.caudal" ]] || p="$CAUDAL_STATE"
+  printf '%s' "$p" | sha256sum | cut -c1-10
+}
 
 # ---------------------------------------------------------------------------------------------------------
 # Ports. We pick from 20000-32767: below Linux's ephemeral range (32768-60999), where tests bind port 0 and

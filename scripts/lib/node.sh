@@ -3,7 +3,8 @@
 # Caudal nodes run by the scripts: config files, processes, health. Sourced after lib/common.sh and
 # lib/pg.sh, never run.
 #
-#   .caudal/nodes/<node>.toml   the node's config (written by `scripts/cluster up`, reused by restart)
+#   .caudal/nodes/<node>.toml   the node's config (written by `scripts/cluster up` and `add`, reused by
+#                               restart, removed by `remove`): its rpc, http and cluster (CAF) ports
 #   .caudal/run/<node>.pid      pid of the running node (a process the scripts started)
 #   .caudal/logs/<node>.log     its stdout and stderr (appended; each start begins with a ==== line)
 #   .caudal/operator.secret     the operator's client secret (random, 0600, created once)
@@ -62,6 +63,46 @@ toml_str() {
 
 node_rpc_addr() { toml_get "$(node_config "$1")" rpc listen; }
 node_http_addr() { toml_get "$(node_config "$1")" http listen; }
+# CAF's network layer between nodes (empty for a config written before it existed).
+node_cluster_addr() { toml_get "$(node_config "$1")" cluster listen; }
+node_region() { toml_get "$(node_config "$1")" node region; }
+valid_region_name() { [[ "$1" =~ ^[a-z][a-z0-9_-]{0,30}$ ]]; }
+
+# The ports of node $1's config (rpc, http, cluster when it has one; one a line).
+node_ports() {
+  port_of_addr "$(node_rpc_addr "$1")"
+  port_of_addr "$(node_http_addr "$1")"
+  [[ -z "$(node_cluster_addr "$1")" ]] || port_of_addr "$(node_cluster_addr "$1")"
+}
+
+# The ports of every node config but those of the nodes named: ports handed out already, which a new or
+# rewritten config must not take.
+node_config_ports() {
+  local node skip other
+  while read -r node; do
+    skip=0
+    for other in "$@"; do [[ "$other" == "$node" ]] && skip=1; done
+    ((skip)) || node_ports "$node"
+  done < <(node_names)
+}
+
+# The nodes running now, in name order.
+running_nodes() {
+  local node
+  while read -r node; do
+    [[ -z "$(node_pid "$node")" ]] || printf '%s\n' "$node"
+  done < <(node_names)
+}
+
+# True when a node other than $1 runs.
+other_node_runs() {
+  local node
+  while read -r node; do
+    [[ "$node" == "$1" ]] || return 0
+  done < <(running_nodes)
+  return 1
+}
+
 # True when node $1's config points at the embedded PostgreSQL (not at a CAUDAL_PG_URL).
 node_uses_embedded_pg() { grep -q '^# server: embedded$' "$(node_config "$1")"; }
 port_of_addr() { printf '%s\n' "${1##*:}"; }
@@ -119,9 +160,10 @@ ensure_token_key() {
   chmod 0600 "$TOKEN_KEY_FILE"
 }
 
-# Writes node $1's config: rpc port $2, http port $3, PostgreSQL URL $4.
+# Writes node $1's config: rpc port $2, http port $3, cluster port $4 (CAF's network layer between nodes),
+# PostgreSQL URL $5, region $6.
 node_write_config() {
-  local node="$1" rpc="$2" http="$3" url="$4" cfg
+  local node="$1" rpc="$2" http="$3" cluster="$4" url="$5" region="$6" cfg
   cfg="$(node_config "$node")"
   (
     umask 077
@@ -130,7 +172,7 @@ node_write_config() {
 # All keys and their defaults: config/node.example.toml.
 [node]
 id = $(toml_str "$node")
-region = "local"
+region = $(toml_str "$region")
 
 [rpc]
 listen = "127.0.0.1:$rpc"
@@ -154,6 +196,9 @@ secret_file = $(toml_str "$OPERATOR_SECRET_FILE")
 [auth]
 key_file = $(toml_str "$TOKEN_KEY_FILE")
 
+[cluster]
+listen = "127.0.0.1:$cluster"   # CAF's network layer: other nodes forward requests here
+
 [log]
 level = "info"
 EOF
@@ -161,19 +206,23 @@ EOF
   )
 }
 
-# Writes node $1's config, keeping the ports of an earlier config while they are free (and distinct from
-# the ports given after the node name, handed out to other nodes of this run).
+# Writes node $1's config for region $2 (empty: the earlier config's, else "local"), keeping the ports of an
+# earlier config while they are free and distinct from the ports given after the region (handed out to
+# other nodes).
 node_prepare_config() {
-  local node="$1" cfg old_rpc="" old_http="" rpc http
-  shift
+  local node="$1" region="$2" cfg old_rpc="" old_http="" old_cluster="" rpc http cluster
+  shift 2
   cfg="$(node_config "$node")"
   if [[ -f "$cfg" ]]; then
     old_rpc="$(port_of_addr "$(node_rpc_addr "$node")")"
     old_http="$(port_of_addr "$(node_http_addr "$node")")"
+    old_cluster="$(port_of_addr "$(node_cluster_addr "$node")")"
+    [[ -n "$region" ]] || region="$(node_region "$node")"
   fi
   rpc="$(reuse_or_pick_port "$old_rpc" "$@")"
   http="$(reuse_or_pick_port "$old_http" "$rpc" "$@")"
-  node_write_config "$node" "$rpc" "$http" "$(pg_node_url)"
+  cluster="$(reuse_or_pick_port "$old_cluster" "$rpc" "$http" "$@")"
+  node_write_config "$node" "$rpc" "$http" "$cluster" "$(pg_node_url)" "${region:-local}"
 }
 
 # Starts node $1 in the background (its own session, so a terminal's Ctrl-C or hang-up does not reach it).
@@ -293,4 +342,21 @@ write_client_file() {
 EOF
     mv "$CLIENT_FILE.tmp" "$CLIENT_FILE"
   )
+}
+
+# Points the CLI's defaults at a running node when the node they name does not run (or is $1, a node about
+# to stop). Leaves the file alone when it does not exist or no other node runs.
+client_file_follow() {
+  local leaving="${1:-}" current node
+  [[ -f "$CLIENT_FILE" ]] || return 0
+  current="$(json_top_string "$CLIENT_FILE" server 2>/dev/null || true)"
+  while read -r node; do
+    [[ "$node" != "$leaving" && "$(node_rpc_addr "$node")" == "$current" ]] && return 0
+  done < <(running_nodes)
+  while read -r node; do
+    [[ "$node" == "$leaving" ]] && continue
+    write_client_file "$(node_rpc_addr "$node")" 0
+    say "client defaults: ${CLIENT_FILE#"$CAUDAL_ROOT"/} now name $node (server $(node_rpc_addr "$node"))"
+    return 0
+  done < <(running_nodes)
 }

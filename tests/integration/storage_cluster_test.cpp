@@ -177,6 +177,59 @@ TEST_CASE("a heartbeat renews the node's own leases; a silent node is declared d
   CHECK(acquire_ok(*c, a, {2}).empty());
 }
 
+TEST_CASE("drain: a member set draining stays so through heartbeats and `up`, takes nothing; errors are clear") {
+  test_database db("cluster_drain");
+  auto c = db.connect();
+  REQUIRE(storage::ensure_cluster(*c, small_cluster()).ok());
+  auto a = join_ok(*c, "a");
+  REQUIRE(storage::set_state(*c, a, member_state::up).ok());
+  CHECK(acquire_ok(*c, a, {0, 1}) == std::vector<held_lease>{{0, 1}, {1, 1}});
+  auto b = join_ok(*c, "b");  // still joining: a drain applies to it too
+
+  auto drained = storage::drain_member(*c, "a");
+  REQUIRE_MESSAGE(drained.ok(), why(drained));
+  CHECK(drained->id == a);
+  CHECK(drained->was == member_state::up);
+  auto b_drained = storage::drain_member(*c, "b");
+  REQUIRE_MESSAGE(b_drained.ok(), why(b_drained));
+  CHECK(b_drained->was == member_state::joining);
+  // b's start finishing (`up`) does not undo the operator's drain.
+  REQUIRE(storage::set_state(*c, b, member_state::up).ok());
+
+  // Heartbeats keep the state (and renew what a still holds, until it hands it over); no new lease.
+  auto beat = storage::heartbeat(*c, a, lease_ms);
+  REQUIRE_MESSAGE(beat.ok(), why(beat));
+  CHECK(beat.value() == std::vector<held_lease>{{0, 1}, {1, 1}});
+  CHECK(acquire_ok(*c, a, {2, 3}).empty());
+  auto members = storage::list_members(*c);
+  REQUIRE_MESSAGE(members.ok(), why(members));
+  REQUIRE(members->size() == 2);
+  CHECK(members.value()[0].state == member_state::draining);
+  CHECK(members.value()[1].state == member_state::draining);
+
+  // Again: nothing changes, no error.
+  auto twice = storage::drain_member(*c, "a");
+  REQUIRE_MESSAGE(twice.ok(), why(twice));
+  CHECK(twice->was == member_state::draining);
+  CHECK(twice->id == a);
+
+  auto unknown = storage::drain_member(*c, "zz");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().code == errc::node_not_found);
+
+  // Stopped (down): refused. Rejoined (a restart): up again, and drainable again.
+  REQUIRE(storage::set_state(*c, a, member_state::down).ok());
+  auto down = storage::drain_member(*c, "a");
+  REQUIRE_FALSE(down.ok());
+  CHECK(down.error().code == errc::node_down);
+  auto a2 = join_ok(*c, "a");
+  REQUIRE(storage::set_state(*c, a2, member_state::up).ok());
+  members = storage::list_members(*c);
+  REQUIRE(members.ok());
+  CHECK(members.value()[0].state == member_state::up);
+  CHECK(storage::drain_member(*c, "a").ok());
+}
+
 TEST_CASE("leases: taken once, kept by their holder, taken over with the next epoch only when expired or released") {
   test_database db("cluster_leases");
   auto c = db.connect();

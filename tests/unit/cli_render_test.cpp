@@ -127,6 +127,7 @@ TEST_CASE("cluster status JSON: nodes with the fields operators script against, 
       "rpc_address": "127.0.0.1:7400", "cluster_address": "", "metrics_address": "127.0.0.1:7480",
       "region": "local", "state": "up", "shards": 200, "heartbeat_age_ms": 120}],
       "shards": {"count": 256, "owned": 200, "unowned": 56}})"));
+  CHECK(cli::cluster_node_json(n) == cli::cluster_status_json(s).at("nodes").at(0));  // `cluster drain`'s node
   std::ostringstream out;
   cli::print_cluster_status(out, s);
   CHECK(out.str().find("n1") != std::string::npos);

@@ -314,3 +314,48 @@ TEST_CASE("fault kinds: same count and names") {
   for (auto e : enumerants)
     CHECK(snake(e.getProto().getName()) == names[e.getOrdinal()]);
 }
+
+TEST_CASE("cluster status: members and the shard summary round-trip (and one member alone, drainNode's answer)") {
+  cluster_status s;
+  s.shard_count = 256;
+  s.shards_owned = 250;
+  s.shards_unowned = 6;
+  cluster_node_status n;
+  n.id = "n2";
+  n.incarnation = 4;
+  n.rpc_address = "127.0.0.1:7401";
+  n.cluster_address = "127.0.0.1:7501";
+  n.metrics_address = "127.0.0.1:7481";
+  n.region = "eu";
+  n.state = "draining";
+  n.heartbeat_age_ms = 310;
+  n.shards = 17;
+  s.nodes = {n, n};
+  s.nodes[1].id = "n3";
+
+  capnp::MallocMessageBuilder m;
+  auto b = m.initRoot<api::ClusterStatus>();
+  wire::to_wire(s, b);
+  const cluster_status back = wire::from_wire(b.asReader());
+  CHECK(back.shard_count == 256);
+  CHECK(back.shards_owned == 250);
+  CHECK(back.shards_unowned == 6);
+  REQUIRE(back.nodes.size() == 2);
+  CHECK(back.nodes[1].id == "n3");
+
+  capnp::MallocMessageBuilder one;
+  auto nb = one.initRoot<api::ClusterNode>();
+  wire::to_wire(n, nb);
+  const cluster_node_status got = wire::from_wire(nb.asReader());
+  for (const auto* x : {&back.nodes[0], &got}) {
+    CHECK(x->id == "n2");
+    CHECK(x->incarnation == 4);
+    CHECK(x->rpc_address == "127.0.0.1:7401");
+    CHECK(x->cluster_address == "127.0.0.1:7501");
+    CHECK(x->metrics_address == "127.0.0.1:7481");
+    CHECK(x->region == "eu");
+    CHECK(x->state == "draining");
+    CHECK(x->heartbeat_age_ms == 310);
+    CHECK(x->shards == 17);
+  }
+}

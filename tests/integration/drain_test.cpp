@@ -31,6 +31,7 @@ using caudal::test::make_account;
 using caudal::test::make_transfer;
 using caudal::test::node_options;
 using caudal::test::node_process;
+using caudal::test::session_on;
 using caudal::test::scalar;
 using ledger::create_transfer_result;
 namespace fs = std::filesystem;
@@ -47,24 +48,9 @@ std::unique_ptr<node_process> second_node(const ledger_fixture& fx) {
   return std::make_unique<node_process>(std::move(o));
 }
 
-client::connection session_on(const node_process& node, const caudal::test::tenant_handle& t) {
-  auto o = t.opts;
-  o.server = node.rpc_address();
-  client::connection c;
-  auto r = c.open(o);
-  REQUIRE_MESSAGE(r.ok(), errc_name(r.error().code));
-  return c;
-}
-
 // Sends until the node answers anything but a retryable error (at most 60 s); the last answer.
 result<client::transfer_results> send_until_answered(client::connection& c, const ledger::transfer& t) {
-  const auto until = std::chrono::steady_clock::now() + 60s;
-  while (true) {
-    auto r = c.create_transfers({t});
-    if (r.ok() || !errc_retryable(r.error().code) || std::chrono::steady_clock::now() >= until)
-      return r;
-    std::this_thread::sleep_for(50ms);
-  }
+  return caudal::test::until_answered([&] { return c.create_transfers({t}); });
 }
 
 const cluster::placement& shards() {

@@ -2,7 +2,15 @@
 
 namespace caudal::actors {
 
-caf::error to_error(const failure& f) { return caf::make_error(f.code); }
+caf::error to_error(const failure& f) {
+  return f.detail.empty() ? caf::make_error(f.code) : caf::make_error(f.code, f.detail);
+}
+
+std::string detail_of(const caf::error& e) {
+  if (e.context().match_elements<std::string>())
+    return e.context().get_as<std::string>(0);
+  return {};
+}
 
 errc to_errc(const caf::error& e) {
   if (!e)

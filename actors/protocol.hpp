@@ -219,9 +219,11 @@ struct tenant_scope {
 //   (cluster_status_atom) -> caudal::cluster_status; (drain_node_atom, std::string node_id) ->
 //   caudal::cluster_node_status (the member right after it was set draining).
 
-// caf::error <-> errc. Errors of other categories (CAF's own) map to the closest errc.
+// caf::error <-> errc. Errors of other categories (CAF's own) map to the closest errc. A failure's detail
+// travels in the error's context (for logs, and for the few codes whose detail a client may see).
 caf::error to_error(const failure& f);
 errc to_errc(const caf::error& e);
+std::string detail_of(const caf::error& e);
 
 }  // namespace caudal::actors
 

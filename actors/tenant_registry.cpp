@@ -79,7 +79,7 @@ result<std::optional<storage::shard_fence>> fence_for(registry_self* self, tenan
   const auto* p = svc(self).placement.get();
   if (p == nullptr)
     return std::optional<storage::shard_fence>{};
-  auto shard = p->shard_of(t);  // residency regions come with the country rules (config layer)
+  auto shard = p->shard_of(t);  // its residency region is in the id
   if (!shard.ok())
     return shard.error();
   const auto& held = self->state.held_epochs;

@@ -71,6 +71,11 @@ int request_failed(context& ctx, const failure& f, const std::string& server) {
       if (!f.detail.empty() && f.detail != "refused by the server")
         ctx.err << ": " << f.detail;
       break;
+    case errc::region_unavailable:
+      // The server names the tenant's residency region ("refused by the server: no node of region 'eu' ...").
+      if (auto at = f.detail.find(": "); at != std::string::npos)
+        ctx.err << ": " << f.detail.substr(at + 2);
+      break;
     case errc::timeout:
       ctx.err << ": no answer in time; the outcome is unknown (retry with the same ids)";
       break;

@@ -52,7 +52,9 @@ bool refused(const Response& r, failure& out) {
   const errc code = wire::from_wire(r.getError());
   if (code == errc::none)
     return false;
-  out = failure{code, "refused by the server"};
+  const auto detail = r.getError().getDetail();
+  out = failure{code, detail.size() == 0 ? std::string("refused by the server")
+                                         : "refused by the server: " + std::string(detail.cStr(), detail.size())};
   return true;
 }
 

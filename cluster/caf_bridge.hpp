@@ -23,7 +23,9 @@ kj::Promise<result<R>> ask(caf::actor_system& sys, caf::actor dest, std::chrono:
   auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<result<R>>>>(kj::mv(paf.fulfiller));
   auto args = std::make_shared<std::tuple<Ts...>>(std::move(xs)...);
   sys.spawn([dest, timeout, fulfiller, args](caf::event_based_actor* self) {
-    auto on_error = [fulfiller](caf::error& e) { (*fulfiller)->fulfill(result<R>(actors::to_errc(e))); };
+    auto on_error = [fulfiller](caf::error& e) {
+      (*fulfiller)->fulfill(result<R>(failure{actors::to_errc(e), actors::detail_of(e)}));
+    };
     auto sent = std::apply(
         [&](auto&... a) { return self->request(dest, timeout, std::move(a)...); }, *args);
     if constexpr (std::is_same_v<R, caf::unit_t>)

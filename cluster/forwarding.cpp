@@ -353,7 +353,7 @@ result<caf::actor> destination(router_self* self, tenant_id t) {
   auto& st = self->state;
   if (!st.table || st.cfg.shards == nullptr)
     return st.cfg.registry;  // no routes yet (start-up): the registry serves what it holds
-  auto shard = st.cfg.shards->shard_of(t);  // residency regions come with the country rules (config layer)
+  auto shard = st.cfg.shards->shard_of(t);  // its residency region is in the id
   if (!shard.ok())
     return shard.error();
   const auto& table = *st.table;
@@ -362,7 +362,7 @@ result<caf::actor> destination(router_self* self, tenant_id t) {
     const auto& region = st.cfg.shards->region_of(shard.value());
     if (!region.empty() && std::none_of(table.nodes.begin(), table.nodes.end(),
                                         [&](const route_node& n) { return n.region == region; }))
-      return failure{errc::region_unavailable, "no live node in region " + region};
+      return failure{errc::region_unavailable, "no node of region '" + region + "' is up"};
     // Between owners (expired, released, not yet taken): the registry serves it if this node took it
     // since the table was read, and answers not_owner (retryable) otherwise.
     return st.cfg.registry;

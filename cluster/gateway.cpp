@@ -63,7 +63,11 @@ kj::Promise<void> respond(kj::Promise<result<T>> reply, Context context, Fill fi
       .then([context, fill, done](result<T> r) mutable {
         auto out = context.getResults();
         errc code = r.ok() ? errc::none : r.error().code;
-        wire::set_error(out.initError(), code);
+        auto error = out.initError();
+        wire::set_error(error, code);
+        // Which residency region has no node up is the client's business; every other detail is internal.
+        if (code == errc::region_unavailable && !r.error().detail.empty())
+          error.setDetail(r.error().detail);
         if (r.ok())
           fill(out, r.value());
         if (done)

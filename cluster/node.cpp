@@ -123,13 +123,32 @@ actors::node_timing timing_of(const node_config& cfg) {
 result<std::shared_ptr<const placement>> prepare_cluster(storage::pg_connection& c, const node_config& cfg) {
   storage::cluster_shape wanted;
   wanted.shard_count = static_cast<uint32_t>(cfg.shard_count);
+  // Residency regions take the last shards, in the order given; the shards before them stay global.
+  auto regions = parse_regions(cfg.regions);
+  auto residency = parse_residency(cfg.residency);
+  if (!regions.ok())
+    return regions.error();
+  if (!residency.ok())
+    return residency.error();
+  uint64_t regional = 0;
+  for (const auto& r : regions.value())
+    regional += r.shards;
+  if (regional >= wanted.shard_count)
+    return failure{errc::invalid_request, "cluster.regions take every shard: leave some global ones"};
+  uint32_t next = wanted.shard_count - static_cast<uint32_t>(regional);
+  for (const auto& r : regions.value()) {
+    wanted.regions.push_back({r.region, next, r.shards, 0});
+    next += r.shards;
+  }
+  for (const auto& r : residency.value())
+    wanted.residency.push_back({r.country, r.region});
   auto shape = storage::ensure_cluster(c, wanted);
   if (!shape.ok())
     return shape.error();
-  std::vector<region_range> regions;
+  std::vector<region_range> ranges;
   for (const auto& r : shape->regions)
-    regions.push_back({r.region, r.first_shard, r.shard_count});
-  auto p = placement::make(shape->shard_count, std::move(regions));
+    ranges.push_back({r.region, r.first_shard, r.shard_count, r.number});
+  auto p = placement::make(shape->shard_count, std::move(ranges));
   if (!p.ok())
     return p.error();
   return std::make_shared<const placement>(std::move(p).value());

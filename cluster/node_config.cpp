@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -122,6 +123,12 @@ const std::vector<setting>& settings() {
        &node_config::heartbeat_ms, 100, 200'000},
       {"cluster", "silent_after_ms", "silent-after-ms", "a node silent this long is declared down (>= lease_ms)",
        &node_config::silent_after_ms, 300, 3'600'000},
+      {"cluster", "regions", "regions",
+       "residency regions of a cluster this node creates, name:shards,... (an existing cluster keeps its own)",
+       &node_config::regions},
+      {"cluster", "residency", "residency",
+       "countries whose tenants' data stays in a region, CC:region,... (with regions, at cluster creation)",
+       &node_config::residency},
       {"cluster", "peer_heartbeat_ms", "peer-heartbeat-ms", "heartbeat period on the connections between nodes",
        &node_config::peer_heartbeat_ms, 50, 60'000},
       {"cluster", "peer_timeout_ms", "peer-timeout-ms",
@@ -400,6 +407,13 @@ result<void> validate_node_config(const node_config& c) {
       if (listeners[i].first->port != 0 && listeners[i].first->port == listeners[j].first->port &&
           listeners[i].first->host == listeners[j].first->host)
         return invalid(std::string(listeners[i].second) + " and " + listeners[j].second + " are the same address");
+  auto regions = parse_regions(c.regions);
+  if (!regions.ok()) return regions.error();
+  auto residency = parse_residency(c.residency);
+  if (!residency.ok()) return residency.error();
+  for (const auto& r : residency.value())
+    if (std::none_of(regions->begin(), regions->end(), [&](const region_setting& g) { return g.region == r.region; }))
+      return invalid("cluster.residency: " + r.country + " names region '" + r.region + "', not in cluster.regions");
   if (c.peer_timeout_ms < 2 * c.peer_heartbeat_ms) {
     return invalid("cluster.peer_timeout_ms must be at least twice cluster.peer_heartbeat_ms");
   }
@@ -504,6 +518,67 @@ result<secret_file> read_secret_file(const std::string& path) {
     std::snprintf(mode, sizeof mode, "%03o", static_cast<unsigned>(st.st_mode & 0777));
     out.warning = "operator secret file '" + path + "' is accessible to group or others (mode " + mode +
                   "); chmod 600 it";
+  }
+  return out;
+}
+
+namespace {
+
+// Splits "a,b,c" (spaces around items allowed); an empty text gives nothing.
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> items;
+  std::string cur;
+  auto flush = [&] {
+    const auto b = cur.find_first_not_of(' ');
+    const auto e = cur.find_last_not_of(' ');
+    items.push_back(b == std::string::npos ? std::string() : cur.substr(b, e - b + 1));
+    cur.clear();
+  };
+  if (text.find_first_not_of(' ') == std::string_view::npos)
+    return items;
+  for (char ch : text) {
+    if (ch == ',')
+      flush();
+    else
+      cur += ch;
+  }
+  flush();
+  return items;
+}
+
+}  // namespace
+
+result<std::vector<region_setting>> parse_regions(std::string_view text) {
+  std::vector<region_setting> out;
+  for (const auto& item : split_list(text)) {
+    const auto colon = item.find(':');
+    const std::string name = item.substr(0, colon);
+    const std::string count = colon == std::string::npos ? std::string() : item.substr(colon + 1);
+    if (!valid_name(name, 64) || count.empty() || count.size() > 5 ||
+        count.find_first_not_of("0123456789") != std::string::npos || std::stoul(count) == 0)
+      return invalid("cluster.regions: '" + item + "' is not name:shards (e.g. eu:32)");
+    for (const auto& r : out)
+      if (r.region == name)
+        return invalid("cluster.regions: region '" + name + "' named twice");
+    out.push_back({name, static_cast<uint32_t>(std::stoul(count))});
+  }
+  return out;
+}
+
+result<std::vector<residency_setting>> parse_residency(std::string_view text) {
+  std::vector<residency_setting> out;
+  for (const auto& item : split_list(text)) {
+    const auto colon = item.find(':');
+    const std::string country = item.substr(0, colon);
+    const std::string region = colon == std::string::npos ? std::string() : item.substr(colon + 1);
+    const bool country_ok = country.size() == 2 && std::isupper(static_cast<unsigned char>(country[0])) &&
+                            std::isupper(static_cast<unsigned char>(country[1]));
+    if (!country_ok || !valid_name(region, 64))
+      return invalid("cluster.residency: '" + item + "' is not COUNTRY:region (e.g. DE:eu)");
+    for (const auto& r : out)
+      if (r.country == country)
+        return invalid("cluster.residency: " + country + " given twice");
+    out.push_back({country, region});
   }
   return out;
 }

@@ -73,6 +73,8 @@ struct node_config {
   uint64_t lease_ms = 5000;           // a shard lease lasts this long past its last renewal
   uint64_t heartbeat_ms = 1000;       // heartbeat (renewing the leases) period; at most lease_ms / 3
   uint64_t silent_after_ms = 5000;    // a node silent this long is declared down; at least lease_ms
+  std::string regions;      // residency regions of a cluster this node creates: "eu:32,br:16" (name:shards)
+  std::string residency;    // countries whose tenants stay in a region: "DE:eu,FR:eu,BR:br"
   uint64_t peer_heartbeat_ms = 1000;  // heartbeats on the connections between nodes (CAF's middleman)
   uint64_t peer_timeout_ms = 5000;    // a peer connection silent this long is closed: its requests fail at once
   // [log]
@@ -118,6 +120,19 @@ struct host_port {
   uint16_t port = 0;
 };
 result<host_port> parse_host_port(std::string_view text, std::string_view what = "address");
+
+// cluster.regions / cluster.residency: "name:shards,..." and "CC:region,..." (empty: none). invalid_request
+// naming the bad entry. Region names as node ids; countries two capitals; each named once.
+struct region_setting {
+  std::string region;
+  uint32_t shards = 0;
+};
+result<std::vector<region_setting>> parse_regions(std::string_view text);
+struct residency_setting {
+  std::string country;
+  std::string region;
+};
+result<std::vector<residency_setting>> parse_residency(std::string_view text);
 
 // The operator's secret from `path`: trailing "\n" / "\r\n" removed; must be non-empty, at most 1024
 // bytes, a regular file. `warning` is set (and the secret still returned) when the file is readable by

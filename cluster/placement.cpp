@@ -33,6 +33,16 @@ const std::string no_region;
 result<placement> placement::make(uint32_t shard_count, std::vector<region_range> regions) {
   if (shard_count < 1 || shard_count > 65536)
     return failure{errc::invalid_request, "placement: shard count must be 1..65536"};
+  for (size_t i = 0; i < regions.size(); ++i) {
+    if (regions[i].number == 0)
+      regions[i].number = static_cast<uint32_t>(i + 1);
+    if (regions[i].number > max_region_number)
+      return failure{errc::invalid_request, "placement: region numbers go up to 32767"};
+    for (size_t j = 0; j < i; ++j)
+      if (regions[j].number == regions[i].number)
+        return failure{errc::invalid_request, "placement: region number " + std::to_string(regions[i].number) +
+                                                  " given twice"};
+  }
   std::sort(regions.begin(), regions.end(),
             [](const region_range& a, const region_range& b) { return a.first_shard < b.first_shard; });
   placement p;
@@ -60,14 +70,16 @@ result<placement> placement::make(uint32_t shard_count, std::vector<region_range
   return p;
 }
 
-result<uint32_t> placement::shard_of(tenant_id tenant, const std::string& residency_region) const {
+result<uint32_t> placement::shard_of(tenant_id tenant) const {
   const uint64_t h = mix64(tenant.value);
-  if (residency_region.empty())
+  const uint32_t number = region_number_of(tenant);
+  if (number == 0)
     return global_shards_[h % global_shards_.size()];
   for (const auto& r : regions_)
-    if (r.region == residency_region)
+    if (r.number == number)
       return r.first_shard + static_cast<uint32_t>(h % r.shard_count);
-  return failure{errc::region_unavailable, "placement: no shards for residency region '" + residency_region + "'"};
+  return failure{errc::region_unavailable,
+                 "placement: no shards for residency region number " + std::to_string(number)};
 }
 
 const std::string& placement::region_of(uint32_t shard) const {

@@ -16,6 +16,7 @@ const maxBatchItems :UInt32 = 8190;   # items per create/lookup call; more answe
 struct Error {
   code @0 :ErrorCode;
   retryable @1 :Bool;   # retry with the same ids: the exactly-once effect makes it safe
+  detail @2 :Text;      # regionUnavailable only: which region has no node up. Never internal detail.
 }
 
 # Request-level failures (base/errc.hpp mirrors these values).

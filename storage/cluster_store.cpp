@@ -8,6 +8,9 @@
 #include "storage/cluster_store.hpp"
 
 #include <algorithm>
+#include <cctype>
+
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -18,10 +21,14 @@ namespace {
 constexpr const char* create_settings_sql =
     "INSERT INTO cluster_settings (shard_count) VALUES ($1::integer) ON CONFLICT DO NOTHING RETURNING shard_count";
 constexpr const char* create_region_sql =
-    "INSERT INTO cluster_regions (region, first_shard, shard_count) VALUES ($1, $2::integer, $3::integer)";
+    "INSERT INTO cluster_regions (region, first_shard, shard_count, region_no) "
+    "VALUES ($1, $2::integer, $3::integer, $4::integer)";
+constexpr const char* create_rule_sql = "INSERT INTO residency_rules (country, region) VALUES ($1, $2)";
+constexpr const char* read_rules_sql = "SELECT country, region FROM residency_rules ORDER BY country";
 constexpr const char* create_leases_sql = "INSERT INTO shard_leases (shard) SELECT generate_series(0, $1::integer - 1)";
 constexpr const char* read_settings_sql = "SELECT shard_count FROM cluster_settings";
-constexpr const char* read_regions_sql = "SELECT region, first_shard, shard_count FROM cluster_regions ORDER BY region";
+constexpr const char* read_regions_sql =
+    "SELECT region, first_shard, shard_count, region_no FROM cluster_regions ORDER BY region";
 
 constexpr const char* join_sql =
     "INSERT INTO cluster_members AS m (node_id, incarnation, cluster_address, rpc_address, metrics_address, region, "
@@ -157,6 +164,25 @@ result<void> check_shape(const cluster_shape& s) {
   // Tenants without a residency region need somewhere to go.
   if (regional >= s.shard_count)
     return failure{errc::invalid_request, "cluster: the regions leave no global shard"};
+  if (s.regions.size() > 32767)
+    return failure{errc::invalid_request, "cluster: at most 32767 regions"};
+  for (size_t i = 0; i < s.regions.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (s.regions[i].region == s.regions[j].region)
+        return failure{errc::invalid_request, "cluster: region '" + s.regions[i].region + "' named twice"};
+  for (size_t i = 0; i < s.residency.size(); ++i) {
+    const auto& rule = s.residency[i];
+    const bool country_ok = rule.country.size() == 2 && std::isupper(static_cast<unsigned char>(rule.country[0])) &&
+                            std::isupper(static_cast<unsigned char>(rule.country[1]));
+    if (!country_ok)
+      return failure{errc::invalid_request, "cluster: residency country '" + rule.country + "' is not two capitals"};
+    if (std::none_of(s.regions.begin(), s.regions.end(), [&](const region_shards& r) { return r.region == rule.region; }))
+      return failure{errc::invalid_request,
+                     "cluster: residency of " + rule.country + " names region '" + rule.region + "', which has no shards"};
+    for (size_t j = 0; j < i; ++j)
+      if (s.residency[j].country == rule.country)
+        return failure{errc::invalid_request, "cluster: residency of " + rule.country + " given twice"};
+  }
   return {};
 }
 
@@ -173,7 +199,13 @@ result<cluster_shape> read_shape(pg_connection& c) {
     return regions.error();
   for (int i = 0; i < regions->size(); ++i)
     s.regions.push_back({regions->text(i, 0), static_cast<uint32_t>(to_u64(regions->text(i, 1))),
-                         static_cast<uint32_t>(to_u64(regions->text(i, 2)))});
+                         static_cast<uint32_t>(to_u64(regions->text(i, 2))),
+                         static_cast<uint32_t>(to_u64(regions->text(i, 3)))});
+  auto rules = c.query(read_rules_sql, {});
+  if (!rules.ok())
+    return rules.error();
+  for (int i = 0; i < rules->size(); ++i)
+    s.residency.push_back({rules->text(i, 0), rules->text(i, 1)});
   return s;
 }
 
@@ -186,11 +218,16 @@ result<void> create_cluster(pg_connection& c, const cluster_shape& wanted) {
     return created.error();
   if (created->size() == 0)
     return {};  // it existed
-  for (const auto& r : wanted.regions) {
-    const std::string first = std::to_string(r.first_shard), n = std::to_string(r.shard_count);
-    if (auto q = c.query(create_region_sql, {r.region.c_str(), first.c_str(), n.c_str()}); !q.ok())
+  for (size_t i = 0; i < wanted.regions.size(); ++i) {
+    const auto& r = wanted.regions[i];
+    const std::string first = std::to_string(r.first_shard), n = std::to_string(r.shard_count),
+                      no = std::to_string(r.number != 0 ? r.number : i + 1);
+    if (auto q = c.query(create_region_sql, {r.region.c_str(), first.c_str(), n.c_str(), no.c_str()}); !q.ok())
       return q.error();
   }
+  for (const auto& rule : wanted.residency)
+    if (auto q = c.query(create_rule_sql, {rule.country.c_str(), rule.region.c_str()}); !q.ok())
+      return q.error();
   if (auto q = c.query(create_leases_sql, {count.c_str()}); !q.ok())
     return q.error();
   return {};

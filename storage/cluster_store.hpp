@@ -23,15 +23,22 @@ struct region_shards {
   std::string region;
   uint32_t first_shard = 0;
   uint32_t shard_count = 0;
+  uint32_t number = 0;  // 1..32767, carried in its tenants' ids (0 when wanted: numbered in list order)
+};
+struct residency_rule {
+  std::string country;  // ISO 3166-1 alpha-2, upper case
+  std::string region;   // one of the cluster's regions
 };
 struct cluster_shape {
   uint32_t shard_count = 256;
   std::vector<region_shards> regions;  // residency regions (ascending by region); ranges never overlap
+  std::vector<residency_rule> residency;  // ascending by country
 };
 // Creates the cluster with `wanted` when no cluster exists yet (settings, regions, one free lease per
 // shard, in one transaction; nodes starting together create it once), and returns the cluster's shape:
 // the existing one when it had been created before, whatever `wanted` says. `wanted` is checked (shards
-// 1..65536, region ranges inside it and disjoint): invalid_request otherwise.
+// 1..65536, region ranges inside it and disjoint, residency rules naming its regions): invalid_request
+// otherwise.
 result<cluster_shape> ensure_cluster(pg_connection& c, const cluster_shape& wanted);
 
 // --- membership ---

@@ -96,8 +96,38 @@ TEST_CASE("invalid cluster shapes are refused and create nothing") {
   CHECK(storage::ensure_cluster(*c, s).error().code == errc::invalid_request);  // past the last shard
   s.regions = {{"br", 0, 8}};
   CHECK(storage::ensure_cluster(*c, s).error().code == errc::invalid_request);  // no global shard
+  s.regions = {{"br", 0, 4}};
+  s.residency = {{"AR", "ar"}};
+  CHECK(storage::ensure_cluster(*c, s).error().code == errc::invalid_request);  // a rule naming no region
+  s.residency = {{"br", "br"}};
+  CHECK(storage::ensure_cluster(*c, s).error().code == errc::invalid_request);  // not a country code
+  s.residency = {{"BR", "br"}, {"BR", "br"}};
+  CHECK(storage::ensure_cluster(*c, s).error().code == errc::invalid_request);  // twice
   CHECK(scalar(*c, "SELECT count(*) FROM cluster_settings") == "0");
   CHECK(scalar(*c, "SELECT count(*) FROM shard_leases") == "0");
+}
+
+TEST_CASE("regions are numbered and residency rules kept with the cluster; a second shape changes nothing") {
+  test_database db("cluster_residency");
+  auto c = db.connect();
+  storage::cluster_shape s;
+  s.shard_count = 16;
+  s.regions = {{"eu", 8, 4}, {"br", 12, 4}};
+  s.residency = {{"DE", "eu"}, {"BR", "br"}};
+  auto made = storage::ensure_cluster(*c, s);
+  REQUIRE(made.ok());
+  REQUIRE(made->regions.size() == 2);
+  CHECK(made->regions[0].region == "br");  // ascending by name, numbered in the order given
+  CHECK(made->regions[0].number == 2);
+  CHECK(made->regions[1].number == 1);
+  REQUIRE(made->residency.size() == 2);
+  CHECK(made->residency[0].country == "BR");
+  CHECK(made->residency[1].region == "eu");
+  storage::cluster_shape other;
+  other.shard_count = 16;
+  auto again = storage::ensure_cluster(*c, other);
+  REQUIRE(again.ok());
+  CHECK(again->residency.size() == 2);
 }
 
 TEST_CASE("joining gives a new incarnation each time; members are listed with their state and addresses") {

@@ -424,3 +424,30 @@ TEST_CASE("cluster timing: a lease outlives three heartbeats; a node is not decl
   CHECK(contains(parse_error("[cluster]\nsilent_after_ms = 4000\n"), "cluster.silent_after_ms (4000) must be at least"));
   CHECK(contains(parse_error("[cluster]\nshard_count = 0\n"), "cluster.shard_count"));
 }
+
+TEST_CASE("cluster.regions and cluster.residency: parsed, and bad entries named") {
+  auto r = parse_regions("eu:32, br:16");
+  REQUIRE(r.ok());
+  REQUIRE(r->size() == 2);
+  CHECK(r->at(0).region == "eu");
+  CHECK(r->at(0).shards == 32);
+  CHECK(r->at(1).region == "br");
+  CHECK(parse_regions("").value().empty());
+  CHECK(contains(parse_regions("eu").error().detail, "'eu'"));
+  CHECK(contains(parse_regions("eu:0").error().detail, "'eu:0'"));
+  CHECK(contains(parse_regions("eu:3x").error().detail, "'eu:3x'"));
+  CHECK(contains(parse_regions("eu:1,eu:2").error().detail, "named twice"));
+
+  auto c = parse_residency("DE:eu,FR:eu");
+  REQUIRE(c.ok());
+  REQUIRE(c->size() == 2);
+  CHECK(c->at(1).country == "FR");
+  CHECK(c->at(1).region == "eu");
+  CHECK(contains(parse_residency("de:eu").error().detail, "'de:eu'"));
+  CHECK(contains(parse_residency("DEU:eu").error().detail, "'DEU:eu'"));
+  CHECK(contains(parse_residency("DE:eu,DE:br").error().detail, "given twice"));
+
+  // A rule naming a region the cluster does not get is a configuration error.
+  CHECK(contains(parse_error("[cluster]\nregions = \"eu:8\"\nresidency = \"BR:br\"\n"), "not in cluster.regions"));
+  CHECK(load({"--regions", "eu:8", "--residency", "DE:eu"}).ok());
+}

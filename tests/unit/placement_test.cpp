@@ -78,13 +78,15 @@ TEST_CASE("the hash is stable across builds (pinned values)") {
 }
 
 TEST_CASE("residency: a region's tenants hash into its shards only; other tenants never do") {
-  auto p = make_ok(64, {{"br", 48, 8}, {"mx", 56, 8}});
+  auto p = make_ok(64, {{"br", 48, 8, 1}, {"mx", 56, 8, 2}});
   CHECK(p.region_of(47).empty());
   CHECK(p.region_of(48) == "br");
   CHECK(p.region_of(63) == "mx");
   std::vector<size_t> br(8, 0);
+  const uint64_t in_br = uint64_t{1} << cluster::region_number_shift;  // region number 1 in the id
   for (uint64_t t = 1; t <= 8000; ++t) {
-    const uint32_t s = p.shard_of(tenant_id(t), "br").value();
+    CHECK(cluster::region_number_of(tenant_id(in_br | t)) == 1);
+    const uint32_t s = p.shard_of(tenant_id(in_br | t)).value();
     REQUIRE(s >= 48);
     REQUIRE(s < 56);
     ++br[s - 48];
@@ -93,9 +95,11 @@ TEST_CASE("residency: a region's tenants hash into its shards only; other tenant
   }
   for (size_t n : br)
     CHECK(n >= 700);  // 1000 on average
-  auto unknown = p.shard_of(tenant_id(1), "ar");
+  auto unknown = p.shard_of(tenant_id((uint64_t{3} << cluster::region_number_shift) | 1));  // no region 3
   REQUIRE_FALSE(unknown.ok());
   CHECK(unknown.error().code == errc::region_unavailable);
+  // Region numbers are unique.
+  CHECK_FALSE(cluster::placement::make(64, {{"br", 48, 8, 1}, {"mx", 56, 8, 1}}).ok());
 }
 
 TEST_CASE("rendezvous: every shard has exactly one owner and the load is balanced") {

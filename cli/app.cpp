@@ -199,6 +199,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       cmd->add_option("--rate", b.rate, "Requests/s over all clients, open loop (default: closed loop, as fast as it goes)")
           ->type_name("R");
       cmd->add_option("--country", b.country, "Country of the bench tenants")->type_name("CC")->capture_default_str();
+      cmd->add_flag("--to-owner", b.to_owner,
+                    "Send each tenant's requests to the node owning its shard (default: to the server, which "
+                    "forwards what it does not own)");
     }
 
     // client create | rotate-secret | revoke | list; keys rotate; audit (operator credentials)

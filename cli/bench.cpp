@@ -14,6 +14,7 @@
 #include "base/errc.hpp"
 #include "base/limits.hpp"
 #include "cli/parse.hpp"
+#include "cluster/placement.hpp"
 #include "cli/render.hpp"
 
 namespace caudal::cli {
@@ -35,7 +36,42 @@ struct tenant_client {
   std::string name;
   std::string client_id;
   std::string client_secret;
+  std::string server;  // --to-owner: the owner's RPC address; empty: the server of the options
 };
+
+// The session options of tenant t: the owner's address when the run goes to owners.
+client::options tenant_options(const context& ctx, const tenant_client& t) {
+  auto o = session_options(ctx, t.client_id, t.client_secret);
+  if (!t.server.empty())
+    o.server = t.server;
+  return o;
+}
+
+// --to-owner: each tenant's owner by rendezvous hashing over the nodes that are up (what the cluster
+// settles on; bench tenants are global: no residency region). The status lists the members and shard count.
+result<void> route_to_owners(client::connection& op, std::vector<tenant_client>& tenants) {
+  auto status = op.get_cluster_status();
+  if (!status)
+    return status.error();
+  std::vector<cluster::placement_node> up;
+  std::vector<std::string> rpc;
+  for (const auto& n : status->nodes)
+    if (n.state == "up") {
+      up.push_back({n.id, n.region});
+      rpc.push_back(n.rpc_address);
+    }
+  auto p = cluster::placement::make(status->shard_count, {});
+  if (!p)
+    return p.error();
+  const auto owners = p->owners(up);
+  for (auto& t : tenants) {
+    auto shard = p->shard_of(t.id);
+    if (!shard || !owners[shard.value()])
+      return failure{errc::invalid_request, "--to-owner: no owner for tenant " + t.name};
+    t.server = rpc[*owners[shard.value()]];
+  }
+  return {};
+}
 
 // What one load thread measured.
 struct client_report {
@@ -130,7 +166,7 @@ void run_client(uint32_t index, const bench_settings& s, const std::vector<tenan
   bool connected = true;
   for (size_t i = 0; i < mine.size(); ++i) {
     const auto& t = tenants[mine[i]];
-    options.push_back(session_options(ctx, t.client_id, t.client_secret));
+    options.push_back(tenant_options(ctx, t));
     if (auto r = conns[i].open(options.back()); !r) {
       report.error(1, "cannot open a session for " + t.name + ": " + std::string(errc_name(r.error().code)));
       connected = false;
@@ -226,12 +262,15 @@ int bench(context& ctx, const bench_args& a) {
     if (!created)
       return report_failure(ctx, created.error());
     const auto& c = created.value();
-    tenants.push_back({c.tenant.id, c.tenant.name, c.client_id, c.client_secret});
+    tenants.push_back({c.tenant.id, c.tenant.name, c.client_id, c.client_secret, {}});
   }
+  if (s.to_owner)
+    if (auto routed = route_to_owners(op, tenants); !routed)
+      return report_failure(ctx, routed.error());
   // 2. Their accounts, in full batches.
   for (const auto& t : tenants) {
     client::connection conn;
-    if (auto r = conn.open(session_options(ctx, t.client_id, t.client_secret)); !r)
+    if (auto r = conn.open(tenant_options(ctx, t)); !r)
       return report_failure(ctx, r.error());
     for (uint32_t first = 1; first <= s.accounts; first += static_cast<uint32_t>(limits::max_batch_items)) {
       const uint32_t last = std::min<uint64_t>(s.accounts, uint64_t{first} + limits::max_batch_items - 1);
@@ -353,7 +392,8 @@ int bench(context& ctx, const bench_args& a) {
                {"hot", s.hot},
                {"seconds", s.seconds},
                {"warmup", s.warmup},
-               {"rate", s.rate ? json(*s.rate) : json(nullptr)}};
+               {"rate", s.rate ? json(*s.rate) : json(nullptr)},
+               {"to_owner", s.to_owner}};
   ctx.out << dump(line) << '\n';
   return total.errors == 0 && verify_ok ? exit_processed : exit_failed;
 }

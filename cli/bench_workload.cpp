@@ -86,6 +86,7 @@ result<bench_settings> bench_settings_from_args(const bench_args& a) {
   s.seconds = seconds.value();
   s.warmup = warmup.value();
   s.country = a.country;
+  s.to_owner = a.to_owner;
   return s;
 }
 

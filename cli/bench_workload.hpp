@@ -24,6 +24,7 @@ struct bench_args {
   std::string warmup = "2";
   std::string rate;  // empty: closed loop
   std::string country = "DE";
+  bool to_owner = false;  // each tenant's sessions go to the node that owns its shard (else: the server)
 };
 
 struct bench_settings {
@@ -36,6 +37,7 @@ struct bench_settings {
   double warmup = 2;        // load before the window, not measured
   std::optional<double> rate;  // requests/s over all clients (open loop); nullopt: closed loop
   std::string country = "DE";
+  bool to_owner = false;
 };
 
 // Limits that keep a mistyped option from exhausting the machine.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <cstdio>
 #include <ctime>
 #include <optional>
@@ -129,6 +130,7 @@ struct opened {
   client::connection conn;
   int code = exit_processed;
   std::string server;
+  client::options opts;  // what the session was opened with (to reopen it after a lost connection)
 };
 
 void open_with(context& ctx, opened& o, std::string client_id, std::string client_secret) {
@@ -141,6 +143,7 @@ void open_with(context& ctx, opened& o, std::string client_id, std::string clien
                                   file_name(ctx) + " hold \"ca_file\" (scripts/cluster up writes it)");
     return;
   }
+  o.opts = opts;
   if (auto r = o.conn.open(opts); !r)
     o.code = request_failed(ctx, r.error(), o.server);
 }
@@ -444,15 +447,34 @@ int tenant_create(context& ctx, const tenant_create_args& a) {
   return exit_processed;
 }
 
+// How long a ledger command keeps retrying a retryable failure (a shard moving to another node, a node
+// restarting, a lost connection) before it reports it.
+constexpr auto ledger_retry_budget = std::chrono::seconds(15);
+
 // Opens a session (`open`: open_operator or open_tenant), makes one call and prints its answer: the shape
-// of every command after its arguments are checked. Returns the exit code.
+// of every command after its arguments are checked. Returns the exit code. Ledger calls (`retry`) are
+// retried on a retryable failure with the very same request: its ids make the effect exactly-once, so a
+// retry after a lost answer is answered `exists`, never applied twice. A lost connection is reopened.
 template <class Open, class Call, class Print>
-int call_and_print(context& ctx, Open open, Call call, Print print) {
+int call_and_print(context& ctx, Open open, Call call, Print print, bool retry = false) {
   opened o;
   open(o);
   if (o.code != exit_processed)
     return o.code;
+  const auto until = std::chrono::steady_clock::now() + ledger_retry_budget;
+  auto pause = std::chrono::milliseconds(100);
   auto answer = call(o.conn);
+  while (retry && !answer && errc_retryable(answer.error().code) && std::chrono::steady_clock::now() + pause < until) {
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+    if (answer.error().code == errc::node_down || !o.conn.is_open()) {
+      if (auto reopened = o.conn.open(o.opts); !reopened) {
+        answer = reopened.error();  // still unreachable: try again after the next pause
+        continue;
+      }
+    }
+    answer = call(o.conn);
+  }
   if (!answer)
     return request_failed(ctx, answer.error(), o.server);
   return print(answer.value());
@@ -496,7 +518,8 @@ int account_create(context& ctx, const account_create_args& a) {
         else
           print_results(ctx.out, results, items.value());
         return exit_processed;
-      });
+      },
+      /*retry=*/true);
 }
 
 int account_get(context& ctx, const lookup_args& a) {
@@ -516,7 +539,8 @@ int account_get(context& ctx, const lookup_args& a) {
             ctx.out << (ids->size() - accounts.size()) << " not found\n";
         }
         return exit_processed;
-      });
+      },
+      /*retry=*/true);
 }
 
 int account_transfers(context& ctx, const query_args& a) {
@@ -534,7 +558,8 @@ int account_transfers(context& ctx, const query_args& a) {
             ctx.out << "next page: --after " << transfers.back().timestamp << '\n';
         }
         return exit_processed;
-      });
+      },
+      /*retry=*/true);
 }
 
 int account_balances(context& ctx, const query_args& a) {
@@ -552,7 +577,8 @@ int account_balances(context& ctx, const query_args& a) {
             ctx.out << "next page: --after " << balances.back().timestamp << '\n';
         }
         return exit_processed;
-      });
+      },
+      /*retry=*/true);
 }
 
 int transfer_create(context& ctx, const transfer_create_args& a) {
@@ -569,7 +595,8 @@ int transfer_create(context& ctx, const transfer_create_args& a) {
         else
           print_results(ctx.out, results, items.value());
         return exit_processed;
-      });
+      },
+      /*retry=*/true);
 }
 
 int transfer_get(context& ctx, const lookup_args& a) {
@@ -593,7 +620,8 @@ int transfer_get(context& ctx, const lookup_args& a) {
             ctx.out << (ids->size() - transfers.size()) << " not found\n";
         }
         return exit_processed;
-      });
+      },
+      /*retry=*/true);
 }
 
 int verify(context& ctx, const std::vector<std::string>& tenants) {

@@ -576,3 +576,28 @@ TEST_CASE("caudal client, keys and audit commands against a real node") {
   CHECK(cli.caudal_json("token --auth-scopes ledger:write", 1) == error("forbidden", false));  // operator: admin only
   CHECK(cli.caudal_json("token").at("scopes") == json::array({"admin"}));
 }
+
+TEST_CASE("ledger commands retry a retryable failure with the same ids") {
+  // A crashed tenant restarts after 3 s: until then its requests answer tenant_unavailable (retryable).
+  ledger_fixture fx("cli_retry", {"--restart-backoff-ms", "3000", "--restart-backoff-max-ms", "3000"});
+  cli_sandbox cli;
+  cli.point_at(*fx.node);
+  cli.caudal_json("tenant create --name acme --country MX");
+  CHECK(cli.caudal_json("account create --tenant acme --id 1 --ledger 1 --code 10") == results({"ok"}));
+  CHECK(cli.caudal_json("account create --tenant acme --id 2 --ledger 1 --code 10") == results({"ok"}));
+  const auto tenant = client::find_tenant(cli.read_client_file(), "acme");
+  REQUIRE(tenant.has_value());
+
+  auto op = fx.operator_session();
+  client::fault crash;
+  crash.kind = client::fault_kind::crash_tenant;
+  crash.tenant = tenant_id{tenant->id};
+  REQUIRE(op.inject_fault(crash).ok());
+  // Sent while the tenant is down: retried until it is back, then applied once.
+  const auto started = std::chrono::steady_clock::now();
+  CHECK(cli.caudal_json("transfer create --tenant acme --id 7 --debit 1 --credit 2 --amount 5 --ledger 1 --code 1") ==
+        results({"ok"}));
+  MESSAGE("answered after " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now() - started).count() << " ms");
+  CHECK(sql_one(*fx.db.connect(), "SELECT count(*) FROM transfers") == "1");
+}

@@ -1,6 +1,7 @@
 #include "cluster/forwarding.hpp"
 
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 
 #include <deque>
 #include <functional>
@@ -221,7 +222,8 @@ void connect(peer_self* self) {
   if (st.connecting)
     return;
   st.connecting = true;
-  auto mm = self->system().middleman().actor_handle();
+  auto& sys = self->system();
+  auto mm = sys.has_openssl_manager() ? sys.openssl_manager().actor_handle() : sys.middleman().actor_handle();
   const auto connect_timeout = std::chrono::milliseconds(2000);
   self->request(mm, connect_timeout, caf::connect_atom::value, st.address.host, st.address.port)
       .then(

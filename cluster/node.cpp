@@ -2,6 +2,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 #include <kj/async-io.h>
 #include <kj/async-unix.h>
 #include <signal.h>
@@ -241,6 +242,14 @@ int run_node(const node_config& cfg) {
   caf_cfg.load<caf::io::middleman>();
   caf_cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(cfg.peer_heartbeat_ms)});
   caf_cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::milliseconds(cfg.peer_timeout_ms)});
+  // Mutual TLS between nodes: the node's certificate both ways, peers accepted only when the cluster CA
+  // signed theirs; TLS 1.3 minimum by the process-wide OpenSSL policy (security/openssl_policy.hpp).
+  if (!cfg.insecure) {
+    caf_cfg.load<caf::openssl::manager>();
+    caf_cfg.openssl_certificate = cfg.tls_cert_file;
+    caf_cfg.openssl_key = cfg.tls_key_file;
+    caf_cfg.openssl_cafile = cfg.tls_ca_file;
+  }
   caf::actor_system sys{caf_cfg};
 
   auto services = std::make_shared<actors::node_services>();
@@ -351,7 +360,9 @@ int run_node(const node_config& cfg) {
     auto cluster_listen = parse_host_port(cfg.cluster_listen, "cluster.listen");
     if (!cluster_listen.ok())
       throw std::runtime_error(cluster_listen.error().detail);
-    auto cluster_port = sys.middleman().publish(endpoint, cluster_listen->port, cluster_listen->host.c_str(), true);
+    auto cluster_port =
+        cfg.insecure ? sys.middleman().publish(endpoint, cluster_listen->port, cluster_listen->host.c_str(), true)
+                     : caf::openssl::publish(endpoint, cluster_listen->port, cluster_listen->host.c_str(), true);
     if (!cluster_port)
       throw std::runtime_error("cannot listen on cluster.listen " + cfg.cluster_listen + ": " +
                                sys.render(cluster_port.error()));

@@ -54,16 +54,16 @@ const std::vector<setting>& settings() {
       {"http", "listen", "http-listen", "/metrics and /healthz address host:port (port 0: pick a free one)",
        &node_config::http_listen},
       {"cluster", "listen", "cluster-listen",
-       "address other nodes forward requests to, host:port (CAF's network layer; port 0: pick a free one)",
+       "address other nodes forward requests to, host:port (CAF's network layer, mutual TLS; port 0: pick a free one)",
        &node_config::cluster_listen},
       {"tls", "cert_file", "tls-cert-file", "PEM certificate (chain, leaf first) the client API presents",
        &node_config::tls_cert_file},
       {"tls", "key_file", "tls-key-file", "PEM private key of that certificate (mode 600)", &node_config::tls_key_file},
-      {"tls", "ca_file", "tls-ca-file", "PEM CA certificate of the cluster (inter-node TLS; optional for now)",
+      {"tls", "ca_file", "tls-ca-file", "PEM CA certificate of the cluster: nodes accept only peers it signed",
        &node_config::tls_ca_file},
       {"tls", "handshake_timeout_ms", "tls-handshake-timeout-ms", "TLS handshakes not done by then are dropped",
        &node_config::tls_handshake_timeout_ms, 100, 600'000},
-      {"tls", "insecure", "insecure", "plain TCP on the client API, no TLS (development only; never in production)",
+      {"tls", "insecure", "insecure", "plain TCP on the client API and between nodes, no TLS (development only; never in production)",
        &node_config::insecure},
       {"auth", "token_ttl_s", "token-ttl-s", "access token lifetime in seconds (sessions end with their token)",
        &node_config::token_ttl_s, 10, 86'400},
@@ -450,6 +450,11 @@ result<void> check_transport_security(const node_config& c) {
   if (!c.insecure && (c.tls_cert_file.empty() || c.tls_key_file.empty())) {
     return invalid("the client API is TLS 1.3 only: set tls.cert_file and tls.key_file (--tls-cert-file, "
                    "--tls-key-file), or tls.insecure = true (--insecure) for a plain-TCP development node");
+  }
+  if (!c.insecure && c.tls_ca_file.empty()) {
+    return invalid("nodes talk to each other over mutual TLS 1.3: set tls.ca_file (--tls-ca-file), the CA that "
+                   "signed every node's certificate, or tls.insecure = true (--insecure) for a plain-TCP "
+                   "development node");
   }
   return {};
 }

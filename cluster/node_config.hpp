@@ -32,13 +32,14 @@ struct node_config {
   std::string rpc_listen = "127.0.0.1:7400";   // --rpc-listen: Cap'n Proto client API
   uint64_t rpc_max_connections = 1024;         // --rpc-max-connections: more are closed at once
   std::string http_listen = "127.0.0.1:7480";  // --http-listen: /metrics and /healthz
-  std::string cluster_listen = "127.0.0.1:7500";  // --cluster-listen: CAF's network layer (BASP) between nodes
-  // [tls]: the client API is TLS 1.3 only; plain TCP needs insecure = true (development only)
+  std::string cluster_listen = "127.0.0.1:7500";  // --cluster-listen: CAF's network layer (BASP, mutual TLS) between nodes
+  // [tls]: the client API is TLS 1.3 only and nodes use mutual TLS 1.3 between them; plain TCP (both) needs
+  // insecure = true (development only)
   std::string tls_cert_file;              // --tls-cert-file: PEM certificate (chain) of this node
   std::string tls_key_file;               // --tls-key-file: PEM private key (mode 0600)
-  std::string tls_ca_file;                // --tls-ca-file: PEM cluster CA (for inter-node mTLS; optional now)
+  std::string tls_ca_file;                // --tls-ca-file: PEM cluster CA: the peers' certificates must be its
   uint64_t tls_handshake_timeout_ms = 10000;  // --tls-handshake-timeout-ms: unfinished handshakes are dropped
-  bool insecure = false;                  // --insecure: plain TCP on the client port, no TLS files
+  bool insecure = false;                  // --insecure: plain TCP on the client and cluster ports, no TLS files
   // [auth]: OAuth 2.0 client credentials and access tokens
   uint64_t token_ttl_s = 900;                // --token-ttl-s: access token lifetime (sessions end with it)
   uint64_t revocation_poll_ms = 2000;        // --revocation-poll-ms: how soon other nodes' revocations close sessions here
@@ -108,9 +109,10 @@ std::string node_config_usage();
 // Checks every field (ranges, addresses, names) as parse/load do; for configs built in code (tests).
 result<void> validate_node_config(const node_config& c);
 
-// The node refuses to serve without TLS files unless insecure is set explicitly (plain TCP is a
-// development mode). Kept apart from validate_node_config so configs built for other uses (tests of other
-// settings, tools) need no certificates; run_node calls it before it listens.
+// The node refuses to serve without TLS files (its certificate and key, and the cluster CA for mutual TLS
+// between nodes) unless insecure is set explicitly (plain TCP is a development mode). Kept apart from
+// validate_node_config so configs built for other uses (tests of other settings, tools) need no
+// certificates; run_node calls it before it listens.
 result<void> check_transport_security(const node_config& c);
 
 // "host:port" split and checked: host non-empty (IPv6 in brackets, given here without them), port

@@ -76,7 +76,11 @@ const std::string& test_tls_dir() {
   return dir.path;
 }
 
-std::string node_process::ca_file() const { return opts_.tls ? test_tls_dir() + "/ca.pem" : std::string(); }
+std::string node_process::ca_file() const {
+  if (!opts_.tls)
+    return {};
+  return opts_.tls_ca_file.empty() ? test_tls_dir() + "/ca.pem" : opts_.tls_ca_file;
+}
 
 node_process::node_process(node_options opts) : opts_(std::move(opts)) {
   dir_ = make_temp_dir();
@@ -131,8 +135,9 @@ void node_process::start() {
   args.insert(args.end(), {"--auth-key-file", dir_ + "/token.key"});
   if (opts_.tls) {
     const std::string& d = test_tls_dir();
-    args.insert(args.end(), {"--tls-cert-file", d + "/node.pem", "--tls-key-file", d + "/node.key",
-                             "--tls-ca-file", d + "/ca.pem"});
+    auto or_default = [&](const std::string& given, const char* name) { return given.empty() ? d + name : given; };
+    args.insert(args.end(), {"--tls-cert-file", or_default(opts_.tls_cert_file, "/node.pem"), "--tls-key-file",
+                             or_default(opts_.tls_key_file, "/node.key"), "--tls-ca-file", ca_file()});
   } else {
     args.push_back("--insecure");
   }
@@ -159,6 +164,7 @@ void node_process::start() {
     if (line.find('\n') != std::string::npos) {
       rpc_ = field(line, "rpc");
       http_ = field(line, "http");
+      cluster_ = field(line, "cluster");
       return;
     }
     int status = 0;

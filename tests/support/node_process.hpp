@@ -14,6 +14,9 @@ struct node_options {
   std::string operator_secret = "test-operator-secret-0123456789";
   bool test_hooks = true;
   bool tls = true;  // TLS 1.3 with the test CA's certificate; false: --insecure (plain TCP)
+  // Other TLS files than test_tls_dir()'s node.pem, node.key and ca.pem (each empty: that one), e.g. a node
+  // of another CA.
+  std::string tls_cert_file, tls_key_file, tls_ca_file;
   // auth.key_file's content: encrypts the token signing keys in PostgreSQL (tests may read them back)
   std::string key_encryption_key_hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
   std::vector<std::string> extra_args;  // more flags, e.g. {"--account-idle-ms", "200"}
@@ -35,6 +38,7 @@ class node_process {
 
   const std::string& rpc_address() const { return rpc_; }
   const std::string& http_address() const { return http_; }
+  const std::string& cluster_address() const { return cluster_; }  // where other nodes connect (mutual TLS)
   const std::string& log_path() const { return log_; }
   // The CA that signed the node's certificate (empty when started without TLS); clients trust it.
   std::string ca_file() const;
@@ -47,6 +51,7 @@ class node_process {
   std::string log_;
   std::string rpc_;
   std::string http_;
+  std::string cluster_;
   pid_t pid_ = -1;
 };
 

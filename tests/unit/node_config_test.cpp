@@ -376,7 +376,7 @@ TEST_CASE("read_secret_file: trims the newline, warns on open modes, never echoe
   CHECK_FALSE(read_secret_file("").ok());
 }
 
-TEST_CASE("TLS settings: required unless insecure, never both, cert and key together") {
+TEST_CASE("TLS settings: required unless insecure (the cluster CA too), never both, cert and key together") {
   auto defaults = parse_node_config("", "node.toml", pg_env);
   REQUIRE(defaults.ok());
   auto none = check_transport_security(*defaults);
@@ -392,6 +392,21 @@ TEST_CASE("TLS settings: required unless insecure, never both, cert and key toge
   CHECK(tls->tls_ca_file == "ca.pem");
   CHECK(tls->tls_handshake_timeout_ms == 10000);
   CHECK(check_transport_security(*tls).ok());
+
+  // Nodes authenticate each other with the cluster CA: a TLS node without it does not start.
+  auto no_ca = parse_node_config("[tls]\ncert_file = \"n.pem\"\nkey_file = \"n.key\"\n", "node.toml", pg_env);
+  REQUIRE(no_ca.ok());
+  auto refused = check_transport_security(*no_ca);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == errc::invalid_request);
+  CHECK(contains(refused.error().detail, "tls.ca_file (--tls-ca-file)"));
+  CHECK(contains(refused.error().detail, "mutual TLS 1.3"));
+  auto flags_no_ca = load({"--tls-cert-file", "n.pem", "--tls-key-file", "n.key"});
+  REQUIRE(flags_no_ca.ok());
+  CHECK_FALSE(check_transport_security(*flags_no_ca).ok());
+  auto flags_ca = load({"--tls-cert-file", "n.pem", "--tls-key-file", "n.key", "--tls-ca-file", "ca.pem"});
+  REQUIRE(flags_ca.ok());
+  CHECK(check_transport_security(*flags_ca).ok());
 
   auto insecure = parse_node_config("[tls]\ninsecure = true\n", "node.toml", pg_env);
   REQUIRE(insecure.ok());

@@ -177,7 +177,7 @@ region = $(toml_str "$region")
 [rpc]
 listen = "127.0.0.1:$rpc"
 
-[tls]                            # the client API is TLS 1.3 only (certificates: scripts/lib/tls.sh)
+[tls]                            # TLS 1.3 for clients, mutual TLS between nodes (scripts/lib/tls.sh)
 cert_file = $(toml_str "$TLS_DIR/$node.pem")
 key_file = $(toml_str "$TLS_DIR/$node.key")
 ca_file = $(toml_str "$TLS_DIR/ca.pem")

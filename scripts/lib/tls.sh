@@ -7,9 +7,9 @@
 #   <name>.pem, <name>.key   a node's or a client's certificate (EC P-256, 2 years), signed by the CA
 # Every certificate carries SAN DNS:localhost, IP:127.0.0.1 and DNS:127.0.0.1 (kj-tls checks the dialled
 # host against DNS names, so a client dialling 127.0.0.1 needs the DNS form too) and both EKUs,
-# serverAuth and clientAuth: a node's certificate serves the client API now and inter-node mutual TLS
-# later. Idempotent: existing files are kept while they verify against the CA and are valid for more than
-# a day; otherwise they are made anew (a new CA re-issues everything).
+# serverAuth and clientAuth: a node's certificate serves the client API and mutual TLS between nodes.
+# Idempotent: existing files are kept while they verify against the CA and are valid for more than a day;
+# otherwise they are made anew (a new CA re-issues everything).
 
 TLS_DAYS_CA=3650
 TLS_DAYS_LEAF=730

@@ -1,7 +1,8 @@
 // security::coalescing_stream: a multi-piece write reaches the stream below as one write with its bytes
-// intact; single buffers, reads and messages above the limit pass straight through; failures of the
-// stream below reach the caller; Cap'n Proto messages (small and large, multi-segment) survive a real
-// socket pair.
+// intact; single buffers and messages above the limit pass straight through; small reads are served
+// from one larger read below (bytes intact, in order, min_bytes and end of stream honoured), large reads
+// go straight through; failures of the stream below reach the caller; Cap'n Proto messages (small and
+// large, multi-segment) survive a real socket pair in both directions.
 #include "security/coalescing_stream.hpp"
 
 #include <capnp/message.h>
@@ -10,6 +11,8 @@
 #include <kj/async-io.h>
 #include <kj/debug.h>
 
+#include <algorithm>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -18,15 +21,18 @@ using caudal::security::coalescing_stream;
 namespace {
 
 // The stream below: records every write (its bytes and how many pieces it came in), serves reads from
-// `to_read`, and fails writes when told to.
+// `chunks` as a socket would (at least min_bytes while there is data, never past a chunk once min_bytes
+// is reached), records each read's max_bytes, and fails writes or reads when told to.
 struct recording_stream final : kj::AsyncIoStream {
   struct write_call {
     std::string bytes;
     size_t pieces;
   };
   std::vector<write_call>* writes;
-  std::string to_read;
+  std::deque<std::string> chunks;
+  std::vector<size_t> read_max_bytes;
   bool fail_writes = false;
+  bool fail_reads = false;
   bool shut_down = false;
 
   explicit recording_stream(std::vector<write_call>& w) : writes(&w) {}
@@ -46,15 +52,39 @@ struct recording_stream final : kj::AsyncIoStream {
     writes->push_back({std::move(all), pieces.size()});
     return kj::READY_NOW;
   }
-  kj::Promise<size_t> tryRead(void* buffer, size_t, size_t max_bytes) override {
-    size_t n = std::min(max_bytes, to_read.size());
-    memcpy(buffer, to_read.data(), n);
-    to_read.erase(0, n);
+  kj::Promise<size_t> tryRead(void* buffer, size_t min_bytes, size_t max_bytes) override {
+    read_max_bytes.push_back(max_bytes);
+    if (fail_reads)
+      return KJ_EXCEPTION(DISCONNECTED, "peer went away");
+    size_t done = 0;
+    while (!chunks.empty() && done < max_bytes) {
+      auto& front = chunks.front();
+      const size_t n = std::min(front.size(), max_bytes - done);
+      memcpy(static_cast<char*>(buffer) + done, front.data(), n);
+      front.erase(0, n);
+      if (front.empty())
+        chunks.pop_front();
+      done += n;
+      if (done >= min_bytes)
+        break;
+    }
+    return done;
+  }
+  kj::Maybe<uint64_t> tryGetLength() override {
+    uint64_t n = 0;
+    for (auto& c : chunks)
+      n += c.size();
     return n;
   }
   kj::Promise<void> whenWriteDisconnected() override { return kj::NEVER_DONE; }
   void shutdownWrite() override { shut_down = true; }
 };
+
+std::string read_some(coalescing_stream& s, kj::WaitScope& ws, size_t min_bytes, size_t max_bytes) {
+  std::string out(max_bytes, '\0');
+  out.resize(s.tryRead(out.data(), min_bytes, max_bytes).wait(ws));
+  return out;
+}
 
 kj::ArrayPtr<const kj::byte> bytes_of(const std::string& s) {
   return kj::arrayPtr(reinterpret_cast<const kj::byte*>(s.data()), s.size());
@@ -139,21 +169,72 @@ TEST_CASE("coalescing_stream: a message above the limit is passed through as its
   CHECK(s.joined_writes() == 0);
 }
 
-TEST_CASE("coalescing_stream: reads and shutdown pass straight through") {
+TEST_CASE("coalescing_stream: small reads are served from one read below, bytes intact and in order") {
   kj::EventLoop loop;
   kj::WaitScope ws(loop);
   std::vector<recording_stream::write_call> writes;
   auto inner = kj::heap<recording_stream>(writes);
   auto& below = *inner;
-  below.to_read = "hello, reader";
-  coalescing_stream s(kj::mv(inner));
+  below.chunks = {
+      "01234567"
+      "the first message",
+      "01234567"
+      "the second"};
+  coalescing_stream s(kj::mv(inner), 64, 32);
 
-  char buf[64] = {};
-  size_t n = s.tryRead(buf, 1, 5).wait(ws);
-  CHECK(std::string(buf, n) == "hello");
-  n = s.tryRead(buf, 1, sizeof buf).wait(ws);
-  CHECK(std::string(buf, n) == ", reader");
-  CHECK(s.tryRead(buf, 1, sizeof buf).wait(ws) == 0);  // end of stream
+  // Cap'n Proto's pattern: the first word, then the rest.
+  CHECK(read_some(s, ws, 8, 8) == "01234567");
+  CHECK(s.tryGetLength() == uint64_t{17 + 18});  // buffered + below
+  CHECK(read_some(s, ws, 17, 17) == "the first message");
+  CHECK(below.read_max_bytes == std::vector<size_t>{32});  // one read below, of the buffer's size
+  CHECK(read_some(s, ws, 8, 8) == "01234567");
+  CHECK(read_some(s, ws, 1, 100) == "the second");  // at most what is buffered, once min_bytes is met
+  CHECK(s.reads_below() == 2);
+
+  SUBCASE("min_bytes across the buffer's end: the rest is read below") {
+    below.chunks = {"abc", "defgh", "ij"};
+    CHECK(read_some(s, ws, 2, 2) == "ab");
+    CHECK(read_some(s, ws, 4, 4) == "cdef");  // 'c' from the buffer, "def" from a read below
+    CHECK(read_some(s, ws, 4, 4) == "ghij");
+  }
+  SUBCASE("a read as large as the buffer goes straight into the caller's memory") {
+    const std::string big(40, 'B');
+    below.chunks = {big + "after"};
+    CHECK(read_some(s, ws, 40, 40) == big);
+    CHECK(below.read_max_bytes.back() == 40);
+    CHECK(s.tryGetLength() == uint64_t{5});  // nothing was buffered
+    CHECK(read_some(s, ws, 5, 5) == "after");
+  }
+  SUBCASE("end of stream: fewer than min_bytes, then zero") {
+    below.chunks = {"tail"};
+    CHECK(read_some(s, ws, 8, 8) == "tail");
+    CHECK(read_some(s, ws, 1, 8).empty());
+  }
+  SUBCASE("a failed read below reaches the caller") {
+    below.fail_reads = true;
+    auto failed = s.tryRead(nullptr, 1, 1)
+                      .then([](size_t) { return false; },
+                            [](kj::Exception&& e) {
+                              CHECK(e.getType() == kj::Exception::Type::DISCONNECTED);
+                              return true;
+                            });
+    CHECK(failed.wait(ws));
+  }
+}
+
+TEST_CASE("coalescing_stream: without a read buffer, reads and shutdown pass straight through") {
+  kj::EventLoop loop;
+  kj::WaitScope ws(loop);
+  std::vector<recording_stream::write_call> writes;
+  auto inner = kj::heap<recording_stream>(writes);
+  auto& below = *inner;
+  below.chunks = {"hello, reader"};
+  coalescing_stream s(kj::mv(inner), 64, 0);
+
+  CHECK(read_some(s, ws, 1, 5) == "hello");
+  CHECK(read_some(s, ws, 1, 64) == ", reader");
+  CHECK(read_some(s, ws, 1, 64).empty());  // end of stream
+  CHECK(below.read_max_bytes == std::vector<size_t>{5, 64, 64});
 
   s.shutdownWrite();
   CHECK(below.shut_down);
@@ -171,20 +252,22 @@ TEST_CASE("coalescing_stream: a failed write below reaches the caller, joined or
   kj::ArrayPtr<const kj::byte> small[] = {bytes_of(a), bytes_of(b)};
   kj::ArrayPtr<const kj::byte> large[] = {bytes_of(a), bytes_of(big)};
   for (auto pieces : {kj::arrayPtr(small, 2), kj::arrayPtr(large, 2)}) {
-    auto failed = s.write(pieces).then([] { return false; }, [](kj::Exception&& e) {
-      CHECK(e.getType() == kj::Exception::Type::DISCONNECTED);
-      return true;
-    });
+    auto failed = s.write(pieces).then([] { return false; },
+                                       [](kj::Exception&& e) {
+                                         CHECK(e.getType() == kj::Exception::Type::DISCONNECTED);
+                                         return true;
+                                       });
     CHECK(failed.wait(ws));
   }
   CHECK(writes.empty());
 }
 
 TEST_CASE("coalescing_stream: Cap'n Proto messages small and large cross a real socket pair intact") {
+  // Both ends wrapped, as node and client are: joined writes on one side, buffered reads on the other.
   auto io = kj::setupAsyncIo();
   auto pipe = io.provider->newTwoWayPipe();
   coalescing_stream writer(kj::mv(pipe.ends[0]));
-  auto& reader = *pipe.ends[1];
+  coalescing_stream reader(kj::mv(pipe.ends[1]));
 
   // Small (one segment), several segments below the limit, and a large multi-segment one above it
   // (about 1 MiB: passed through as pieces). The reader drains concurrently, so the large write cannot

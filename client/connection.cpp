@@ -260,7 +260,8 @@ result<void> connection::open(const options& o) {
             return kj::mv(s);
           return tls->wrapClient(kj::mv(s), kj::StringPtr(host.c_str(), host.size()))
               .then([](kj::Own<kj::AsyncIoStream>&& secure) -> kj::Own<kj::AsyncIoStream> {
-                // One TLS record per RPC message, not one per piece of it (security/coalescing_stream.hpp).
+                // One TLS record per RPC message, small reads served from one TLS read
+                // (security/coalescing_stream.hpp).
                 return kj::heap<security::coalescing_stream>(kj::mv(secure));
               });
         })

@@ -48,8 +48,8 @@ struct rpc_server::impl : private kj::TaskSet::ErrorHandler {
                             .then(
                                 [server = kj::mv(server)](kj::Own<kj::AsyncIoStream>&& secure) mutable
                                 -> kj::Promise<void> {
-                                  // One TLS record per RPC message, not one per piece of it
-                                  // (security/coalescing_stream.hpp).
+                                  // One TLS record per RPC message, and Cap'n Proto's small reads
+                                  // served from one TLS read (security/coalescing_stream.hpp).
                                   auto joined = kj::heap<security::coalescing_stream>(kj::mv(secure));
                                   auto rpc = server->accept(*joined);
                                   return rpc.attach(kj::mv(joined), kj::mv(server));

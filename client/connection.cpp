@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "base/limits.hpp"
+#include "security/coalescing_stream.hpp"
 #include "security/tls.hpp"
 
 namespace caudal::client {
@@ -259,7 +260,12 @@ result<void> connection::open(const options& o) {
         .then([tls, host](kj::Own<kj::AsyncIoStream>&& s) -> kj::Promise<kj::Own<kj::AsyncIoStream>> {
           if (tls == nullptr)
             return kj::mv(s);
-          return tls->wrapClient(kj::mv(s), kj::StringPtr(host.c_str(), host.size()));
+          return tls->wrapClient(kj::mv(s), kj::StringPtr(host.c_str(), host.size()))
+              .then([](kj::Own<kj::AsyncIoStream>&& secure) -> kj::Own<kj::AsyncIoStream> {
+                // One TLS record per RPC message, small reads served from one TLS read
+                // (security/coalescing_stream.hpp).
+                return kj::heap<security::coalescing_stream>(kj::mv(secure));
+              });
         })
         .then([](kj::Own<kj::AsyncIoStream>&& s) -> result<kj::Own<kj::AsyncIoStream>> { return kj::mv(s); });
   });

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "cluster/node_config.hpp"
+#include "security/coalescing_stream.hpp"
 
 namespace caudal::cluster {
 
@@ -47,8 +48,11 @@ struct rpc_server::impl : private kj::TaskSet::ErrorHandler {
                             .then(
                                 [server = kj::mv(server)](kj::Own<kj::AsyncIoStream>&& secure) mutable
                                 -> kj::Promise<void> {
-                                  auto rpc = server->accept(*secure);
-                                  return rpc.attach(kj::mv(secure), kj::mv(server));
+                                  // One TLS record per RPC message, and Cap'n Proto's small reads
+                                  // served from one TLS read (security/coalescing_stream.hpp).
+                                  auto joined = kj::heap<security::coalescing_stream>(kj::mv(secure));
+                                  auto rpc = server->accept(*joined);
+                                  return rpc.attach(kj::mv(joined), kj::mv(server));
                                 },
                                 [this](kj::Exception&&) -> kj::Promise<void> {
                                   ++handshake_failures;

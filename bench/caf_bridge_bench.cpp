@@ -151,13 +151,6 @@ usage now() {
 
 }  // namespace
 
-namespace caudal::actors {
-// The one function of caudal_actors the bridge needs; not linked, to keep this tool small.
-errc to_errc(const caf::error& e) {
-  return e == caf::sec::request_timeout ? errc::timeout : errc::internal;
-}
-}  // namespace caudal::actors
-
 int main(int argc, char** argv) {
   const int calls = argc > 1 ? std::atoi(argv[1]) : 20000;
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 3;

@@ -393,6 +393,14 @@ struct route_call {
 
 caf::behavior router(router_self* self, forwarding_config cfg) {
   self->state.cfg = std::move(cfg);
+  // The node's shutdown: the peer links go with the router (they are not linked to it, because a replaced
+  // link must not take the router down); otherwise they would keep the actor system, and the node, alive.
+  self->set_exit_handler([self](caf::exit_msg& m) {
+    for (auto& [id, link] : self->state.links)
+      self->send_exit(link.second, m.reason);
+    self->state.links.clear();
+    self->quit(std::move(m.reason));
+  });
   return ledger_behavior<route_call>(self, [self](routes_atom, route_table& t) {
     auto& st = self->state;
     // Links to nodes that left or changed (restarted, moved) go: their pending requests fail at once.

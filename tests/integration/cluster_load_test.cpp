@@ -205,7 +205,7 @@ bool load_phase(const ack_log_load& load, const std::string& name) {
 // against the ack log, and runs the ledger checker; the number of acknowledged transfers.
 size_t finish(cluster_under_load& c, ack_log_load& load, const std::vector<std::string>& live) {
   const ack_log log = load.stop();
-  MESSAGE("load: " << log.summary());
+  MESSAGE("load (seed " << load.options().seed << "): " << log.summary());
   for (const auto& [name, n] : log.open_errors)
     MESSAGE("connections not opened: " << name << " " << n);
   std::string listed;

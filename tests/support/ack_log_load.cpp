@@ -279,7 +279,8 @@ size_t ack_log_load::check_against_database(const ack_log& log, storage::pg_conn
   size_t acked_checked = 0;
   for (size_t tenant = 0; tenant < log.tenants.size(); ++tenant) {
     const auto& tl = log.tenants[tenant];
-    CAPTURE(tenant);
+    const std::string tid = std::to_string(opts_.tenants[tenant].created.tenant.id.value);
+    INFO("tenant " << tid << " (load tenant " << tenant << ")");
     // What the database must hold: the acknowledged transfers and the retried ones, each once.
     std::unordered_map<std::string, const ledger::transfer*> expected;
     std::set<std::string> acked_ids;
@@ -293,7 +294,6 @@ size_t ack_log_load::check_against_database(const ack_log& log, storage::pg_conn
         sent_twice += expected.emplace(uuid_of(t.id.value), &t).second ? 0 : 1;
     REQUIRE(sent_twice == 0);
 
-    const std::string tid = std::to_string(opts_.tenants[tenant].created.tenant.id.value);
     auto rows = db.query(
         "SELECT id::text, debit_account_id::text, credit_account_id::text, amount, pending_id::text, flags, "
         "user_data_64 "
@@ -333,7 +333,7 @@ size_t ack_log_load::check_against_database(const ack_log& log, storage::pg_conn
     std::string ex;
     for (const auto& x : examples)
       ex += x + "\n";
-    INFO("tenant " << tid << ": " << rows->size() << " rows, " << expected.size() << " expected\n" << ex);
+    INFO(rows->size() << " rows, " << expected.size() << " expected\n" << ex);
     CHECK(lost_acked == 0);
     CHECK(lost_retried == 0);
     CHECK(doubled == 0);

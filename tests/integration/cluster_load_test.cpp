@@ -309,8 +309,8 @@ TEST_CASE("a fourth node joins under load: it gets its rendezvous share, no ackn
   for (const auto& t : c.tenants)
     on_n4 += c.owner_of(t) == "n4" ? 1 : 0;
   CHECK(on_n4 >= 2);
-  MESSAGE("join: n4 took " << n4_leases.size() << " shards (" << on_n4 << " of " << c.tenants.size()
-                           << " tenants) in " << settle_ms << " ms; " << acked << " transfers acknowledged; "
+  MESSAGE("join: n4 took " << n4_leases.size() << " shards (" << on_n4 << " of " << c.tenants.size() << " tenants) in "
+                           << settle_ms << " ms; " << acked << " transfers acknowledged; "
                            << std::chrono::duration_cast<std::chrono::seconds>(steady::now() - started).count()
                            << " s in all");
 }
@@ -397,8 +397,7 @@ TEST_CASE("a shard owner killed under load: its shards taken over, the ack log m
   for (const auto& t : c.tenants)
     CHECK(c.owner_of(t) != "n2");
   MESSAGE("kill -9: n2's " << before.size() << " shards taken over in " << takeover_ms
-                           << " ms (lease 1 s, silence 1 s, heartbeat 300 ms); " << acked
-                           << " transfers acknowledged; "
+                           << " ms (lease 1 s, silence 1 s, heartbeat 300 ms); " << acked << " transfers acknowledged; "
                            << std::chrono::duration_cast<std::chrono::seconds>(steady::now() - started).count()
                            << " s in all");
 }

@@ -21,7 +21,7 @@ using ledger::create_transfer_result;
 
 constexpr size_t max_kept_messages = 20;
 constexpr auto unreachable_pause = std::chrono::milliseconds(500);  // a node that refused a connection
-constexpr auto settle_limit = std::chrono::seconds(60);               // per unknown batch
+constexpr auto settle_limit = std::chrono::seconds(60);             // per unknown batch
 
 void keep(std::vector<std::string>& list, std::string text) {
   if (list.size() < max_kept_messages)
@@ -29,9 +29,13 @@ void keep(std::vector<std::string>& list, std::string text) {
 }
 
 // A connection lost, or a call whose answer never came: open it again (maybe elsewhere) before reuse.
-bool connection_suspect(errc e) { return e == errc::node_down || e == errc::timeout; }
+bool connection_suspect(errc e) {
+  return e == errc::node_down || e == errc::timeout;
+}
 
-std::string uuid_of(const u128& v) { return storage::codec::uuid_text(v); }
+std::string uuid_of(const u128& v) {
+  return storage::codec::uuid_text(v);
+}
 
 }  // namespace
 
@@ -317,9 +321,10 @@ size_t ack_log_load::check_against_database(const ack_log& log, storage::pg_conn
         continue;
       }
       const ledger::transfer& t = *e->second;
-      if (rows->text(i, 1) != uuid_of(t.debit_account_id.value) || rows->text(i, 2) != uuid_of(t.credit_account_id.value) ||
-          rows->text(i, 3) != std::to_string(t.amount) || rows->text(i, 4) != uuid_of(u128{}) ||
-          std::string(rows->text(i, 5)) != "0" || rows->text(i, 6) != std::to_string(t.user_data_64)) {
+      if (rows->text(i, 1) != uuid_of(t.debit_account_id.value) ||
+          rows->text(i, 2) != uuid_of(t.credit_account_id.value) || rows->text(i, 3) != std::to_string(t.amount) ||
+          rows->text(i, 4) != uuid_of(u128{}) || std::string(rows->text(i, 5)) != "0" ||
+          rows->text(i, 6) != std::to_string(t.user_data_64)) {
         ++altered;
         keep(examples, "altered " + id);
       }

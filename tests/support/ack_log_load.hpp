@@ -44,17 +44,17 @@ struct load_options {
 // What the load learnt, per tenant (indexes of load_options::tenants).
 struct ack_log {
   struct tenant_log {
-    std::vector<ledger::transfer> acked;                // in batches answered with every item ok
+    std::vector<ledger::transfer> acked;                 // in batches answered with every item ok
     std::vector<std::vector<ledger::transfer>> unknown;  // batches answered with an error: outcome unknown
-    std::vector<ledger::transfer> refused;              // items answered with another code than ok
+    std::vector<ledger::transfer> refused;               // items answered with another code than ok
   };
   std::vector<tenant_log> tenants;
   uint64_t acked_batches = 0;
   uint64_t unknown_batches = 0;
   std::map<std::string, uint64_t> errors;       // unknown batches by error name
   std::map<std::string, uint64_t> open_errors;  // connections that could not be opened, by error name
-  std::vector<std::string> refusals;       // "tenant i id n: code" of refused items (at most 20 kept)
-  std::vector<std::string> non_retryable;  // "error: detail" of non-retryable errors (at most 20 kept)
+  std::vector<std::string> refusals;            // "tenant i id n: code" of refused items (at most 20 kept)
+  std::vector<std::string> non_retryable;       // "error: detail" of non-retryable errors (at most 20 kept)
 
   size_t acked_transfers() const;
   size_t unknown_transfers() const;
@@ -98,7 +98,7 @@ class ack_log_load {
 
   load_options opts_;
   std::vector<std::string> tokens_;  // per tenant: an access token its threads open sessions with
-  mutable std::mutex mutex_;          // guards entry_points_
+  mutable std::mutex mutex_;         // guards entry_points_
   std::vector<std::string> entry_points_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> acked_batches_{0};

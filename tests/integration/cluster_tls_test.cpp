@@ -16,6 +16,7 @@
 
 #include "cluster/placement.hpp"
 #include "tests/support/cluster_helpers.hpp"
+#include "tests/support/cluster_placement.hpp"
 #include "tests/support/ledger_fixture.hpp"
 #include "tests/support/storage_test_helpers.hpp"
 
@@ -70,31 +71,11 @@ struct two_nodes {
     node_options o = fx.node->options();
     o.extra_args = args("n2");
     n2 = std::make_unique<node_process>(std::move(o));
-    const auto p = cluster::placement::make(256, {}).value();
-    const std::vector<cluster::placement_node> all = {{"n1", "local"}, {"n2", "local"}};
-    REQUIRE(eventually([&] {
-      for (const auto& n : all)
-        if (scalar(*db, "SELECT count(*) FROM shard_leases WHERE owner_node = '" + n.node_id +
-                            "' AND expires_at > clock_timestamp()") != std::to_string(p.shards_of(n.node_id, all).size()))
-          return false;
-      return true;
-    }));
+    REQUIRE(eventually([&] { return settled(*db, {"n1", "n2"}); }));
   }
 
-  std::string owner_of(const tenant_handle& t) {
-    const auto p = cluster::placement::make(256, {}).value();
-    return scalar(*db, "SELECT owner_node FROM shard_leases WHERE shard = " +
-                           std::to_string(p.shard_of(t.created.tenant.id).value()));
-  }
-  tenant_handle tenant_owned_by(const std::string& id) {
-    for (int i = 0; i < 64; ++i) {
-      auto t = fx.create_tenant("on-" + id + "-" + std::to_string(i));
-      if (owner_of(t) == id)
-        return t;
-    }
-    FAIL("no tenant lands on " << id);
-    return {};
-  }
+  std::string owner_of(const tenant_handle& t) { return caudal::test::owner_of(*db, t.created.tenant.id); }
+  tenant_handle tenant_owned_by(const std::string& id) { return caudal::test::tenant_owned_by(fx, *db, id); }
 
   ledger_fixture fx;
   std::unique_ptr<node_process> n2;
@@ -244,12 +225,7 @@ TEST_CASE("a node whose certificate another CA signed gets no forwarded request,
   o.tls_ca_file = tls_file("other-ca/ca.pem");
   node_process n2(o);
   auto db = fx.db.connect();
-  const auto p = cluster::placement::make(256, {}).value();
-  auto owner_of = [&](const tenant_handle& t) {
-    return scalar(*db, "SELECT owner_node FROM shard_leases WHERE shard = " +
-                           std::to_string(p.shard_of(t.created.tenant.id).value()) +
-                           " AND expires_at > clock_timestamp()");
-  };
+  auto owner_of = [&](const tenant_handle& t) { return caudal::test::owner_of(*db, t.created.tenant.id); };
   // A tenant each node holds (n2 takes its shards over through PostgreSQL, which needs no TLS).
   std::optional<tenant_handle> on_n1, on_n2;
   int made = 0;

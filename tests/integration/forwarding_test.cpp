@@ -16,6 +16,7 @@
 
 #include "cluster/placement.hpp"
 #include "tests/support/cluster_helpers.hpp"
+#include "tests/support/cluster_placement.hpp"
 #include "tests/support/ledger_fixture.hpp"
 #include "tests/support/storage_test_helpers.hpp"
 
@@ -53,36 +54,12 @@ struct three_nodes {
       o.extra_args = node_args(n == &n2 ? "n2" : "n3");
       *n = std::make_unique<node_process>(std::move(o));
     }
-    // Settled: every shard held by the node rendezvous hashing gives it.
-    const auto p = cluster::placement::make(256, {}).value();
-    const std::vector<cluster::placement_node> all = {{"n1", "local"}, {"n2", "local"}, {"n3", "local"}};
-    REQUIRE(eventually([&] {
-      for (const auto& n : all)
-        if (scalar(*db, "SELECT count(*) FROM shard_leases WHERE owner_node = '" + n.node_id +
-                            "' AND expires_at > clock_timestamp()") != std::to_string(p.shards_of(n.node_id, all).size()))
-          return false;
-      return true;
-    }));
+    REQUIRE(eventually([&] { return caudal::test::settled(*db, {"n1", "n2", "n3"}); }));
   }
 
   node_process& by_id(const std::string& id) { return id == "n1" ? *fx.node : id == "n2" ? *n2 : *n3; }
-  std::string owner_of(const tenant_handle& t) {
-    const auto p = cluster::placement::make(256, {}).value();
-    return scalar(*db, "SELECT owner_node FROM shard_leases WHERE shard = " +
-                           std::to_string(p.shard_of(t.created.tenant.id).value()));
-  }
-  // A tenant owned by node `id` (tenant ids are sequential: a few tries).
-  tenant_handle tenant_owned_by(const std::string& id) {
-    for (int i = 0; i < 64; ++i) {
-      auto t = fx.create_tenant("on-" + id + "-" + std::to_string(i));
-      if (owner_of(t) == id)
-        return t;
-    }
-    FAIL("no tenant lands on " << id);
-    return {};
-  }
-  // Some other node than `id`.
-  node_process& other_than(const std::string& id) { return id == "n1" ? *n2 : *fx.node; }
+  std::string owner_of(const tenant_handle& t) { return caudal::test::owner_of(*db, t.created.tenant.id); }
+  tenant_handle tenant_owned_by(const std::string& id) { return caudal::test::tenant_owned_by(fx, *db, id); }
 };
 
 }  // namespace

@@ -24,10 +24,12 @@
 #include "cluster/placement.hpp"
 #include "tests/support/ack_log_load.hpp"
 #include "tests/support/cluster_helpers.hpp"
+#include "tests/support/cluster_placement.hpp"
 #include "tests/support/ledger_fixture.hpp"
 #include "tests/support/storage_test_helpers.hpp"
 
 using namespace caudal;
+using caudal::test::default_placement;
 using namespace std::chrono_literals;
 using caudal::test::ack_log;
 using caudal::test::ack_log_load;
@@ -55,11 +57,6 @@ std::vector<std::string> node_args(const std::string& id) {
   return a;
 }
 
-const cluster::placement& shards() {
-  static const cluster::placement p = cluster::placement::make(256, {}).value();
-  return p;
-}
-
 std::vector<cluster::placement_node> placement_nodes(const std::vector<std::string>& ids) {
   std::vector<cluster::placement_node> v;
   for (const auto& id : ids)
@@ -70,7 +67,7 @@ std::vector<cluster::placement_node> placement_nodes(const std::vector<std::stri
 // The node rendezvous hashing gives tenant t's shard among `live`.
 std::string rendezvous_owner(const tenant_handle& t, const std::vector<std::string>& live) {
   const auto nodes = placement_nodes(live);
-  const auto owner = shards().owners(nodes)[shards().shard_of(t.created.tenant.id).value()];
+  const auto owner = default_placement().owners(nodes)[default_placement().shard_of(t.created.tenant.id).value()];
   REQUIRE(owner.has_value());
   return nodes[*owner].node_id;
 }
@@ -130,7 +127,7 @@ struct cluster_under_load {
     std::string s;
     for (const auto& id : sorted) {
       std::string list;
-      for (uint32_t shard : shards().shards_of(id, placement_nodes(live)))
+      for (uint32_t shard : default_placement().shards_of(id, placement_nodes(live)))
         list += (list.empty() ? "" : ",") + std::to_string(shard);
       if (!list.empty())
         s += (s.empty() ? "" : " ") + id + ":" + list;
@@ -148,7 +145,7 @@ struct cluster_under_load {
 
   std::string owner_of(const tenant_handle& t) {
     return scalar(*db, "SELECT coalesce(owner_node, '') FROM shard_leases WHERE shard = " +
-                           std::to_string(shards().shard_of(t.created.tenant.id).value()) +
+                           std::to_string(default_placement().shard_of(t.created.tenant.id).value()) +
                            " AND expires_at > clock_timestamp()");
   }
 
@@ -302,7 +299,7 @@ TEST_CASE("a fourth node joins under load: it gets its rendezvous share, no ackn
   // n4 holds exactly its rendezvous share (settled compares every holder's shard list), each taken from
   // another holder (the next epoch), and the tenants placed there are served there.
   const auto n4_leases = leases_of(*c.db, "n4");
-  CHECK(n4_leases.size() == shards().shards_of("n4", placement_nodes(four)).size());
+  CHECK(n4_leases.size() == default_placement().shards_of("n4", placement_nodes(four)).size());
   for (const auto& [shard, epoch] : n4_leases)
     CHECK(epoch >= 2);
   size_t on_n4 = 0;

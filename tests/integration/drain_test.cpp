@@ -20,10 +20,12 @@
 
 #include "cluster/placement.hpp"
 #include "tests/support/cluster_helpers.hpp"
+#include "tests/support/cluster_placement.hpp"
 #include "tests/support/ledger_fixture.hpp"
 #include "tests/support/storage_test_helpers.hpp"
 
 using namespace caudal;
+using caudal::test::default_placement;
 using namespace std::chrono_literals;
 using caudal::test::eventually;
 using caudal::test::ledger_fixture;
@@ -53,18 +55,13 @@ result<client::transfer_results> send_until_answered(client::connection& c, cons
   return caudal::test::until_answered([&] { return c.create_transfers({t}); });
 }
 
-const cluster::placement& shards() {
-  static const cluster::placement p = cluster::placement::make(256, {}).value();
-  return p;
-}
-
 std::string unexpired_leases(storage::pg_connection& db, const std::string& node) {
   return scalar(
       db, "SELECT count(*) FROM shard_leases WHERE owner_node = '" + node + "' AND expires_at > clock_timestamp()");
 }
 
 std::string owner_of(storage::pg_connection& db, const caudal::test::tenant_handle& t) {
-  const uint32_t s = shards().shard_of(t.created.tenant.id).value();
+  const uint32_t s = default_placement().shard_of(t.created.tenant.id).value();
   return scalar(db, "SELECT coalesce(owner_node, '') FROM shard_leases WHERE shard = " + std::to_string(s) +
                         " AND expires_at > clock_timestamp()");
 }
@@ -132,7 +129,7 @@ TEST_CASE("drain: the node hands every shard to the other, stays draining, and i
   // n2 joins and takes its share; a second transfer per tenant at its owner.
   auto n2 = second_node(fx);
   const std::vector<cluster::placement_node> both = {{"n1", "local"}, {"n2", "local"}};
-  const std::string n2_share = std::to_string(shards().shards_of("n2", both).size());
+  const std::string n2_share = std::to_string(default_placement().shards_of("n2", both).size());
   REQUIRE(eventually([&] { return unexpired_leases(*db, "n2") == n2_share; }));
   size_t on_n1 = 0;
   for (const auto& t : ts) {
@@ -214,7 +211,7 @@ TEST_CASE("drain: refusals (unknown node, node down, no admin scope), --wait and
   auto db = fx.db.connect();
   auto n2 = second_node(fx);
   const std::vector<cluster::placement_node> both = {{"n1", "local"}, {"n2", "local"}};
-  const std::string n2_share = std::to_string(shards().shards_of("n2", both).size());
+  const std::string n2_share = std::to_string(default_placement().shards_of("n2", both).size());
   REQUIRE(eventually([&] { return unexpired_leases(*db, "n2") == n2_share; }));
   auto op = fx.operator_session();
 

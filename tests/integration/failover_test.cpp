@@ -17,10 +17,12 @@
 
 #include "cluster/placement.hpp"
 #include "tests/support/cluster_helpers.hpp"
+#include "tests/support/cluster_placement.hpp"
 #include "tests/support/ledger_fixture.hpp"
 #include "tests/support/storage_test_helpers.hpp"
 
 using namespace caudal;
+using caudal::test::default_placement;
 using namespace std::chrono_literals;
 using caudal::test::fast_lease_args;
 using caudal::test::ledger_fixture;
@@ -52,18 +54,13 @@ result<client::transfer_results> send_until_answered(client::connection& c, cons
 
 const std::vector<cluster::placement_node> both_nodes = {{"n1", "local"}, {"n2", "local"}};
 
-const cluster::placement& shards() {
-  static const cluster::placement p = cluster::placement::make(256, {}).value();
-  return p;
-}
-
 // A new tenant whose shard rendezvous hashing gives to n1 when both nodes are up (tenant ids are sequential:
 // a few tries at most).
 caudal::test::tenant_handle tenant_on_n1(ledger_fixture& fx) {
   for (int i = 0; i < 32; ++i) {
     auto t = fx.create_tenant("acme" + std::to_string(i));
-    const uint32_t s = shards().shard_of(t.created.tenant.id).value();
-    auto owners = shards().owners(both_nodes);
+    const uint32_t s = default_placement().shard_of(t.created.tenant.id).value();
+    auto owners = default_placement().owners(both_nodes);
     if (owners[s] && both_nodes[*owners[s]].node_id == "n1")
       return t;
   }
@@ -73,8 +70,8 @@ caudal::test::tenant_handle tenant_on_n1(ledger_fixture& fx) {
 
 // Waits until n1 and n2 each hold exactly their rendezvous share (the hand-off finished).
 bool balanced(storage::pg_connection& db) {
-  const std::string n1 = std::to_string(shards().shards_of("n1", both_nodes).size());
-  const std::string n2 = std::to_string(shards().shards_of("n2", both_nodes).size());
+  const std::string n1 = std::to_string(default_placement().shards_of("n1", both_nodes).size());
+  const std::string n2 = std::to_string(default_placement().shards_of("n2", both_nodes).size());
   return eventually(
       db,
       "SELECT (SELECT count(*) FROM shard_leases WHERE owner_node = 'n1' AND expires_at > clock_timestamp()) "

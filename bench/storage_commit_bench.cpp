@@ -3,7 +3,8 @@
 // one tenant, N accounts, rounds of M new transfers between random accounts plus the balance updates of
 // every account they touch, one group commit per round. Sizes: CAUDAL_BENCH_ACCOUNTS (10000),
 // CAUDAL_BENCH_TRANSFERS (8000), CAUDAL_BENCH_ROUNDS (5), CAUDAL_BENCH_TENANTS (1: the transfers split
-// over that many tenants in the same group), CAUDAL_BENCH_FILLFACTOR (accounts' fillfactor; 0: the schema's).
+// over that many tenants in the same group), CAUDAL_BENCH_FILLFACTOR (accounts' fillfactor; 0: the schema's),
+// CAUDAL_BENCH_PATH (by_size, pipelined or copied: commit_group's write path). Ends with a JSON line.
 // Besides wall time it reports the CPU time of the writer's backend (read from /proc when the server is
 // local) and of the client thread, so a figure taken on a busy machine still says what a core would do.
 #include <doctest/doctest.h>
@@ -105,6 +106,11 @@ TEST_CASE("bench: commit_group of new transfers" * doctest::skip()) {
   const size_t rounds = env_size("CAUDAL_BENCH_ROUNDS", 5);
   const size_t tenants = std::max<size_t>(1, env_size("CAUDAL_BENCH_TENANTS", 1));
   const size_t fillfactor = env_size("CAUDAL_BENCH_FILLFACTOR", 0);
+  const char* path_name = std::getenv("CAUDAL_BENCH_PATH");
+  const std::string path_text = path_name != nullptr ? path_name : "by_size";
+  const auto path = path_text == "pipelined" ? storage::write_path::pipelined
+                    : path_text == "copied"  ? storage::write_path::copied
+                                             : storage::write_path::by_size;
   test_database db("bench");
   auto c = db.connect("caudal-bench-writer");
   if (fillfactor != 0)
@@ -139,7 +145,7 @@ TEST_CASE("bench: commit_group of new transfers" * doctest::skip()) {
     const double b0 = process_cpu_s(backend);
     const double c0 = thread_cpu_s();
     const auto t0 = std::chrono::steady_clock::now();
-    auto res = storage::commit_group(*c, group);
+    auto res = storage::commit_group(*c, group, 0, path);
     commit_s.push_back(seconds_since(t0));
     client_cpu += thread_cpu_s() - c0;
     backend_cpu += process_cpu_s(backend) - b0;
@@ -151,18 +157,25 @@ TEST_CASE("bench: commit_group of new transfers" * doctest::skip()) {
   for (double s : commit_s)
     total += s;
   const double per_group = static_cast<double>(transfers / tenants * tenants);
-  std::printf("commit_group: %zu tenant(s), %zu accounts each, %zu transfers per group, %zu rounds\n", tenants,
-              accounts, transfers, rounds);
-  for (size_t r = 0; r < commit_s.size(); ++r)
+  std::printf("commit_group: %zu tenant(s), %zu accounts each, %zu transfers per group, %zu rounds, path %s\n",
+              tenants, accounts, transfers, rounds, path_text.c_str());
+  for (size_t r = 0; r < commit_s.size() && rounds <= 20; ++r)
     std::printf("  round %zu: %.1f ms, %.0f transfers/s\n", r + 1, commit_s[r] * 1e3, per_group / commit_s[r]);
-  std::printf("  median %.1f ms (%.0f transfers/s), mean %.0f transfers/s\n", sorted[sorted.size() / 2] * 1e3,
-              per_group / sorted[sorted.size() / 2], per_group * static_cast<double>(rounds) / total);
+  const double median_ms = sorted[sorted.size() / 2] * 1e3;
+  const double p99_ms = sorted[std::min(sorted.size() - 1, sorted.size() * 99 / 100)] * 1e3;
+  std::printf("  median %.3f ms (%.0f transfers/s), p99 %.3f ms, mean %.0f transfers/s\n", median_ms,
+              per_group / sorted[sorted.size() / 2], p99_ms, per_group * static_cast<double>(rounds) / total);
   const double all = per_group * static_cast<double>(rounds);
   std::printf(
       "  CPU per group: backend %.1f ms (%.0f transfers per backend CPU second), client %.1f ms "
       "(encoding and libpq)\n",
       backend_cpu * 1e3 / static_cast<double>(rounds), backend_cpu > 0 ? all / backend_cpu : 0.0,
       client_cpu * 1e3 / static_cast<double>(rounds));
+  std::printf(
+      "{\"bench\":\"commit_group\",\"path\":\"%s\",\"tenants\":%zu,\"transfers\":%zu,\"rounds\":%zu,"
+      "\"median_ms\":%.3f,\"p99_ms\":%.3f,\"backend_cpu_ms\":%.3f,\"client_cpu_ms\":%.3f}\n",
+      path_text.c_str(), tenants, transfers, rounds, median_ms, p99_ms,
+      backend_cpu * 1e3 / static_cast<double>(rounds), client_cpu * 1e3 / static_cast<double>(rounds));
 
   auto report = storage::verify(*c);
   REQUIRE(report.ok());

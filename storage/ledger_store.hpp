@@ -25,9 +25,9 @@ struct transfer_row {
 
 // What a batch needs from PostgreSQL before the sequencer runs it (see working_set's contract).
 struct prefetch {
-  std::vector<account_row> accounts;   // found among the asked ids, plus the debit and credit accounts of
-                                       // every found transfer that is pending
-  std::vector<transfer_row> transfers;  // found among the asked ids
+  std::vector<account_row> accounts;            // found among the asked ids, plus the debit and credit accounts of
+                                                // every found transfer that is pending
+  std::vector<transfer_row> transfers;          // found among the asked ids
   std::vector<ledger::failed_transfer> failed;  // asked ids recorded in failed_transfers
 };
 result<prefetch> load_for_batch(pg_connection& c, tenant_id t, const std::vector<account_id>& accounts,
@@ -39,8 +39,7 @@ result<std::vector<ledger::transfer>> lookup_transfers(pg_connection& c, tenant_
                                                        const std::vector<transfer_id>& ids);
 // The filter is valid (account id set, limit 1..max_query_rows, debits and/or credits); time order,
 // reversed if asked.
-result<std::vector<ledger::transfer>> account_transfers(pg_connection& c, tenant_id t,
-                                                        const ledger::account_filter& f);
+result<std::vector<ledger::transfer>> account_transfers(pg_connection& c, tenant_id t, const ledger::account_filter& f);
 // Empty when the account has no history flag (or does not exist).
 result<std::vector<ledger::account_balance>> account_balances(pg_connection& c, tenant_id t,
                                                               const ledger::account_filter& f);
@@ -55,7 +54,7 @@ struct tenant_state {
 result<tenant_state> load_tenant_state(pg_connection& c, tenant_id t, size_t max_expiries);
 // Pending expiries with expires_at >= from_ns (ascending), at most `limit`.
 result<std::vector<std::pair<transfer_id, uint64_t>>> load_expiries(pg_connection& c, tenant_id t, uint64_t from_ns,
-                                                                   size_t limit);
+                                                                    size_t limit);
 // For the node at start: each tenant's earliest pending expiry.
 result<std::vector<std::pair<tenant_id, uint64_t>>> next_expiry_per_tenant(pg_connection& c);
 
@@ -88,9 +87,15 @@ struct group_outcome {
 // On failure nothing is written and the answer says how:
 //   commit_failed          - the transaction was rolled back (statement error before COMMIT);
 //   commit_outcome_unknown - the connection broke during COMMIT: it may or may not have committed;
-//   database_unavailable   - no connection to start with.
-// `delay_before_commit_ms` (test hook) holds the transaction open before COMMIT.
+//   database_unavailable   - no connection to start with, or (pipelined path) it was lost before COMMIT
+//                            was sent: nothing written, and the same group may go again on a new one.
+// Two ways to write, the same outcome: a small group (at most pipelined_max_rows new rows) sends all its
+// statements in one round trip (pipeline mode, INSERT from arrays), a big one COPYs its rows, a round trip
+// per statement. `path` forces one (tests cover both); `delay_before_commit_ms` (test hook) holds the
+// transaction open before COMMIT.
+enum class write_path { by_size, pipelined, copied };
+constexpr size_t pipelined_max_rows = 256;
 result<group_outcome> commit_group(pg_connection& c, const std::vector<tenant_commit>& group,
-                                   uint32_t delay_before_commit_ms = 0);
+                                   uint32_t delay_before_commit_ms = 0, write_path path = write_path::by_size);
 
 }  // namespace caudal::storage

@@ -6,10 +6,12 @@
 //   128-bit ids  <-> uuid: the 16 big-endian bytes of (hi, lo), "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
 //   u64          <-> bigint holding the same bit pattern (static_cast<int64_t>)
 //   u32          <-> bigint, u16 <-> integer (plain values)
+#include <cassert>
 #include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/u128.hpp"
 
@@ -203,6 +205,7 @@ class copy_binary {
 class array_binary {
  public:
   static constexpr uint32_t int2_oid = 21;
+  static constexpr uint32_t int4_oid = 23;
   static constexpr uint32_t int8_oid = 20;
   static constexpr uint32_t uuid_oid = 2950;
 
@@ -226,6 +229,11 @@ class array_binary {
     ++items_;
   }
   void add_u64_bits(uint64_t v) { add_i64(static_cast<int64_t>(v)); }
+  void add_i32(int32_t v) {
+    be32(4);
+    be32(static_cast<uint32_t>(v));
+    ++items_;
+  }
   void add_i16(int16_t v) {
     be32(2);
     const char b[2] = {static_cast<char>(static_cast<uint16_t>(v) >> 8), static_cast<char>(v)};
@@ -255,6 +263,58 @@ class array_binary {
   uint32_t element_oid_;
   std::string data_;
   size_t items_ = 0;
+};
+
+// The rows of one table as one binary array per column, for INSERT .. SELECT * FROM unnest($1, $2, ...):
+// the same calls as copy_binary, so one encoder writes either form. Every row must append the same column
+// types in the same order (asserted); the first row fixes them.
+class column_arrays {
+ public:
+  // The arguments of copy_binary's constructor; the rows are a hint.
+  explicit column_arrays(size_t expected_rows = 0, size_t /*bytes_per_row*/ = 0) : expected_rows_(expected_rows) {}
+  void begin_row(int16_t columns) {
+    assert(rows_ == 0 || next_ == columns_.size());
+    assert(rows_ == 0 || static_cast<size_t>(columns) == columns_.size());
+    (void)columns;
+    next_ = 0;
+    ++rows_;
+  }
+  column_arrays& uuid(const u128& v) {
+    column(array_binary::uuid_oid, 16).add_uuid(v);
+    return *this;
+  }
+  column_arrays& i64(int64_t v) {
+    column(array_binary::int8_oid, 8).add_i64(v);
+    return *this;
+  }
+  column_arrays& u64_bits(uint64_t v) { return i64(static_cast<int64_t>(v)); }
+  column_arrays& i32(int32_t v) {
+    column(array_binary::int4_oid, 4).add_i32(v);
+    return *this;
+  }
+  column_arrays& i16(int16_t v) {
+    column(array_binary::int2_oid, 2).add_i16(v);
+    return *this;
+  }
+  size_t rows() const { return rows_; }
+  // The columns, each finished (see array_binary::finish).
+  std::vector<array_binary>& columns() {
+    for (auto& c : columns_)
+      c.finish();
+    return columns_;
+  }
+
+ private:
+  array_binary& column(uint32_t oid, size_t width) {
+    if (rows_ == 1 && next_ == columns_.size())
+      columns_.emplace_back(oid, expected_rows_, width);
+    assert(next_ < columns_.size() && columns_[next_].element_oid() == oid);
+    return columns_[next_++];
+  }
+  size_t expected_rows_;
+  std::vector<array_binary> columns_;
+  size_t next_ = 0;
+  size_t rows_ = 0;
 };
 
 }  // namespace caudal::storage::codec

@@ -86,9 +86,18 @@ bool wait_for_backend(storage::pg_connection& admin, int pid, const std::string&
   return false;
 }
 
+// commit_group's two ways to write (storage/ledger_store.hpp): every case runs on both.
+struct pipelined {
+  static constexpr auto path = storage::write_path::pipelined;
+};
+struct copied {
+  static constexpr auto path = storage::write_path::copied;
+};
+
 }  // namespace
 
-TEST_CASE("a statement failing anywhere in the group rolls back every tenant's work: commit_failed") {
+TEST_CASE_TEMPLATE("a statement failing anywhere in the group rolls back every tenant's work: commit_failed", P,
+                   pipelined, copied) {
   test_database db("commit_failed");
   auto c = db.connect("caudal-writer");
   base_ledger l(*c);
@@ -98,35 +107,35 @@ TEST_CASE("a statement failing anywhere in the group rolls back every tenant's w
   SUBCASE("a duplicate key in the last COPY (failed_transfers), after the others succeeded") {
     ledger::effects dup;
     dup.failed_transfers = {{xfer(13), ledger::create_transfer_result::exceeds_credits}};
-    auto r = storage::commit_group(*c, {{l.one, u1}, {l.two, u2}, {l.one, &dup}});
+    auto r = storage::commit_group(*c, {{l.one, u1}, {l.two, u2}, {l.one, &dup}}, 0, P::path);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == errc::commit_failed);
   }
   SUBCASE("a transfer that exists already (a retried unit)") {
     ledger::effects again;
     again.created_transfers = {l.kept[0].created_transfers[0]};
-    auto r = storage::commit_group(*c, {{l.two, u2}, {l.one, u1}, {l.one, &again}});
+    auto r = storage::commit_group(*c, {{l.two, u2}, {l.one, u1}, {l.one, &again}}, 0, P::path);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == errc::commit_failed);
   }
   SUBCASE("an update of an account that does not exist") {
     ledger::effects ghost;
     ghost.account_updates = {{acct(77), 0, 1, 0, 0, 99}};
-    auto r = storage::commit_group(*c, {{l.one, u1}, {l.two, u2}, {l.two, &ghost}});
+    auto r = storage::commit_group(*c, {{l.one, u1}, {l.two, u2}, {l.two, &ghost}}, 0, P::path);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == errc::commit_failed);
   }
   SUBCASE("a pending update of a transfer that is not pending") {
     ledger::effects twice;
     twice.pending_updates = {{xfer(1), ledger::pending_state::posted}};
-    auto r = storage::commit_group(*c, {{l.one, u1}, {l.two, u2}, {l.one, &twice}});
+    auto r = storage::commit_group(*c, {{l.one, u1}, {l.two, u2}, {l.one, &twice}}, 0, P::path);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == errc::commit_failed);
   }
   SUBCASE("a clock for a tenant that does not exist") {
     ledger::effects stray;
     stray.last_timestamp = 10;
-    auto r = storage::commit_group(*c, {{l.one, u1}, {l.two, u2}, {tenant_id(4242), &stray}});
+    auto r = storage::commit_group(*c, {{l.one, u1}, {l.two, u2}, {tenant_id(4242), &stray}}, 0, P::path);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == errc::commit_failed);
   }
@@ -135,12 +144,13 @@ TEST_CASE("a statement failing anywhere in the group rolls back every tenant's w
   CHECK(c->healthy());
   CHECK(PQtransactionStatus(c->raw()) == PQTRANS_IDLE);
   require_consistent(*c);
-  commit_ok(*c, {{l.one, u1}, {l.two, u2}});
+  commit_ok(*c, {{l.one, u1}, {l.two, u2}}, P::path);
   CHECK(fingerprint(*c) != before);
   require_consistent(*c);
 }
 
-TEST_CASE("the writer's backend terminated before COMMIT: commit_failed, nothing written") {
+TEST_CASE_TEMPLATE("the writer's backend terminated before COMMIT: commit_failed, nothing written", P, pipelined,
+                   copied) {
   test_database db("kill_before_commit");
   auto admin = db.connect("caudal-test-admin");
   auto w = db.connect("caudal-writer-kill");
@@ -151,7 +161,7 @@ TEST_CASE("the writer's backend terminated before COMMIT: commit_failed, nothing
 
   std::atomic<int> code{-1};
   std::thread writer([&] {
-    auto r = storage::commit_group(*w, {{l.one, u1}, {l.two, u2}}, /*delay_before_commit_ms=*/4000);
+    auto r = storage::commit_group(*w, {{l.one, u1}, {l.two, u2}}, /*delay_before_commit_ms=*/4000, P::path);
     code = r.ok() ? 0 : static_cast<int>(r.error().code);
   });
   const bool held = wait_for_backend(*admin, pid, "idle in transaction");
@@ -166,15 +176,46 @@ TEST_CASE("the writer's backend terminated before COMMIT: commit_failed, nothing
   require_consistent(*admin);
 
   CHECK_FALSE(w->healthy());
-  auto refused = storage::commit_group(*w, {{l.one, u1}, {l.two, u2}});
+  auto refused = storage::commit_group(*w, {{l.one, u1}, {l.two, u2}}, 0, P::path);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == errc::database_unavailable);
   REQUIRE(w->reconnect().ok());
-  commit_ok(*w, {{l.one, u1}, {l.two, u2}});
+  commit_ok(*w, {{l.one, u1}, {l.two, u2}}, P::path);
   require_consistent(*admin);
 }
 
-TEST_CASE("the connection lost while COMMIT runs: commit_outcome_unknown; a cancelled COMMIT: commit_failed") {
+TEST_CASE_TEMPLATE("the server ended the writer's idle session: database_unavailable, nothing written, safe to retry",
+                   P, pipelined, copied) {
+  test_database db("idle_ended");
+  auto admin = db.connect("caudal-test-admin");
+  auto w = db.connect("caudal-writer-idle");
+  base_ledger l(*w);
+  const std::string before = fingerprint(*admin);
+  auto [u1, u2] = l.next_units();
+  const std::string p = std::to_string(w->backend_pid());
+  REQUIRE(admin->query("SELECT pg_terminate_backend($1::int)", {p.c_str()}).ok());
+  bool gone = false;
+  for (int i = 0; i < 500 && !gone; ++i) {
+    gone = scalar(*admin, "SELECT count(*) FROM pg_stat_activity WHERE pid = " + p) == "0";
+    if (!gone)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(gone);
+
+  // The writer has not read the server's goodbye yet: it finds out on its first statement, before COMMIT.
+  auto r = storage::commit_group(*w, {{l.one, u1}, {l.two, u2}}, 0, P::path);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == errc::database_unavailable);
+  CHECK(fingerprint(*admin) == before);
+  // What the batch writer does with database_unavailable: reconnect and send the same group again.
+  REQUIRE(w->reconnect().ok());
+  commit_ok(*w, {{l.one, u1}, {l.two, u2}}, P::path);
+  CHECK(fingerprint(*admin) != before);
+  require_consistent(*admin);
+}
+
+TEST_CASE_TEMPLATE("the connection lost while COMMIT runs: commit_outcome_unknown; a cancelled COMMIT: commit_failed",
+                   P, pipelined, copied) {
   test_database db("kill_in_commit");
   auto admin = db.connect("caudal-test-admin");
   auto w = db.connect("caudal-writer-commit");
@@ -192,7 +233,7 @@ TEST_CASE("the connection lost while COMMIT runs: commit_outcome_unknown; a canc
     const int pid = w->backend_pid();
     std::atomic<int> code{-1};
     std::thread writer([&] {
-      auto r = storage::commit_group(*w, {{l.one, u1}, {l.two, u2}});
+      auto r = storage::commit_group(*w, {{l.one, u1}, {l.two, u2}}, 0, P::path);
       code = r.ok() ? 0 : static_cast<int>(r.error().code);
     });
     const bool in_commit = wait_for_backend(*admin, pid, "active:PgSleep:COMMIT");
@@ -217,7 +258,7 @@ TEST_CASE("the connection lost while COMMIT runs: commit_outcome_unknown; a canc
   sql_ok(*admin, "DROP TRIGGER slow_commit ON tenants");
   if (!w->healthy())
     REQUIRE(w->reconnect().ok());
-  commit_ok(*w, {{l.one, u1}, {l.two, u2}});
+  commit_ok(*w, {{l.one, u1}, {l.two, u2}}, P::path);
   CHECK(fingerprint(*admin) != before);
   require_consistent(*admin);
 }

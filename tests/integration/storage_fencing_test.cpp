@@ -97,9 +97,18 @@ bool wait_until_blocked(storage::pg_connection& admin, int pid) {
   return false;
 }
 
+// commit_group's two ways to write (storage/ledger_store.hpp): every case runs on both.
+struct pipelined {
+  static constexpr auto path = storage::write_path::pipelined;
+};
+struct copied {
+  static constexpr auto path = storage::write_path::copied;
+};
+
 }  // namespace
 
-TEST_CASE("one group, two shards, one of them taken over: the other commits, the fenced one writes nothing") {
+TEST_CASE_TEMPLATE("one group, two shards, one of them taken over: the other commits, the fenced one writes nothing", P,
+                   pipelined, copied) {
   test_database db("fence_group");
   auto c = db.connect();
   two_shards l(*c);
@@ -114,7 +123,7 @@ TEST_CASE("one group, two shards, one of them taken over: the other commits, the
 
   auto* u1 = l.next(l.sim_one, 10);
   auto* u2 = l.next(l.sim_two, 10);
-  auto r = storage::commit_group(*c, {{l.one, u1, shard_fence{0, 1}}, {l.two, u2, shard_fence{1, 1}}});
+  auto r = storage::commit_group(*c, {{l.one, u1, shard_fence{0, 1}}, {l.two, u2, shard_fence{1, 1}}}, 0, P::path);
   REQUIRE_MESSAGE(r.ok(), why(r));
   CHECK(r->fenced == std::vector<size_t>{1});
   CHECK(transfers_of(*c, l.one) != one_before);
@@ -123,14 +132,15 @@ TEST_CASE("one group, two shards, one of them taken over: the other commits, the
   require_consistent(*c);
 
   // The new holder's epoch is the one that writes now.
-  auto again = storage::commit_group(*c, {{l.two, u2, shard_fence{1, 2}}});
+  auto again = storage::commit_group(*c, {{l.two, u2, shard_fence{1, 2}}}, 0, P::path);
   REQUIRE_MESSAGE(again.ok(), why(again));
   CHECK(again->fenced.empty());
   CHECK(transfers_of(*c, l.two) != two_before);
   require_consistent(*c);
 }
 
-TEST_CASE("expired or released leases fence; a lease renewed by its holder writes again at the same epoch") {
+TEST_CASE_TEMPLATE("expired or released leases fence; a lease renewed by its holder writes again at the same epoch", P,
+                   pipelined, copied) {
   test_database db("fence_expiry");
   auto c = db.connect();
   two_shards l(*c);
@@ -139,21 +149,21 @@ TEST_CASE("expired or released leases fence; a lease renewed by its holder write
 
   SUBCASE("expired, nobody took it") {
     sql_ok(*c, "UPDATE shard_leases SET expires_at = clock_timestamp() - interval '1 second' WHERE shard = 0");
-    auto r = storage::commit_group(*c, {{l.one, u, shard_fence{0, 1}}});
+    auto r = storage::commit_group(*c, {{l.one, u, shard_fence{0, 1}}}, 0, P::path);
     REQUIRE(r.ok());
     CHECK(r->fenced == std::vector<size_t>{0});
     CHECK(transfers_of(*c, l.one) == before);
     // The holder's heartbeat renews it (nobody else held it in between): the same epoch writes again.
     auto beat = storage::heartbeat(*c, l.a, lease_ms);
     REQUIRE(beat.ok());
-    auto r2 = storage::commit_group(*c, {{l.one, u, shard_fence{0, 1}}});
+    auto r2 = storage::commit_group(*c, {{l.one, u, shard_fence{0, 1}}}, 0, P::path);
     REQUIRE(r2.ok());
     CHECK(r2->fenced.empty());
     CHECK(transfers_of(*c, l.one) != before);
   }
   SUBCASE("released by its holder") {
     REQUIRE(storage::release_leases(*c, l.a, {0}).ok());
-    auto r = storage::commit_group(*c, {{l.one, u, shard_fence{0, 1}}});
+    auto r = storage::commit_group(*c, {{l.one, u, shard_fence{0, 1}}}, 0, P::path);
     REQUIRE(r.ok());
     CHECK(r->fenced == std::vector<size_t>{0});
     CHECK(transfers_of(*c, l.one) == before);
@@ -161,7 +171,7 @@ TEST_CASE("expired or released leases fence; a lease renewed by its holder write
   SUBCASE("a stale epoch of a lease held again") {
     REQUIRE(storage::release_leases(*c, l.a, {0}).ok());
     REQUIRE(storage::acquire_leases(*c, l.a, {0}, lease_ms).value() == std::vector<held_lease>{{0, 2}});
-    auto r = storage::commit_group(*c, {{l.one, u, shard_fence{0, 1}}});
+    auto r = storage::commit_group(*c, {{l.one, u, shard_fence{0, 1}}}, 0, P::path);
     REQUIRE(r.ok());
     CHECK(r->fenced == std::vector<size_t>{0});
     CHECK(transfers_of(*c, l.one) == before);
@@ -169,7 +179,7 @@ TEST_CASE("expired or released leases fence; a lease renewed by its holder write
   SUBCASE("every unit of the group fenced: nothing written, no error") {
     sql_ok(*c, "UPDATE shard_leases SET expires_at = clock_timestamp() - interval '1 second'");
     auto* u2 = l.next(l.sim_two, 10);
-    auto r = storage::commit_group(*c, {{l.one, u, shard_fence{0, 1}}, {l.two, u2, shard_fence{1, 1}}});
+    auto r = storage::commit_group(*c, {{l.one, u, shard_fence{0, 1}}, {l.two, u2, shard_fence{1, 1}}}, 0, P::path);
     REQUIRE(r.ok());
     CHECK(r->fenced == std::vector<size_t>{0, 1});
     CHECK(transfers_of(*c, l.one) == before);
@@ -177,7 +187,8 @@ TEST_CASE("expired or released leases fence; a lease renewed by its holder write
   require_consistent(*c);
 }
 
-TEST_CASE("a lease cannot change hands while a commit that checked it is open: the release waits for COMMIT") {
+TEST_CASE_TEMPLATE("a lease cannot change hands while a commit that checked it is open: the release waits for COMMIT",
+                   P, pipelined, copied) {
   test_database db("fence_lock");
   auto admin = db.connect("caudal-test-admin");
   auto w = db.connect("caudal-writer-fence");
@@ -194,7 +205,7 @@ TEST_CASE("a lease cannot change hands while a commit that checked it is open: t
   sql_ok(*admin, "SELECT 1 FROM tenants WHERE tenant_id = " + std::to_string(l.one.value) + " FOR UPDATE");
 
   result<storage::group_outcome> written = errc::internal;
-  std::thread writer([&] { written = storage::commit_group(*w, {{l.one, u, shard_fence{0, 1}}}); });
+  std::thread writer([&] { written = storage::commit_group(*w, {{l.one, u, shard_fence{0, 1}}}, 0, P::path); });
   const bool writer_blocked = wait_until_blocked(*observer, w->backend_pid());
 
   // A renewal by the holder does not wait for the open commit (FOR NO KEY UPDATE against FOR KEY SHARE):
@@ -223,7 +234,7 @@ TEST_CASE("a lease cannot change hands while a commit that checked it is open: t
   // From now on the old fence writes nothing.
   auto* u2 = l.next(l.sim_one, 11);
   const std::string after = transfers_of(*admin, l.one);
-  auto r = storage::commit_group(*w, {{l.one, u2, shard_fence{0, 1}}});
+  auto r = storage::commit_group(*w, {{l.one, u2, shard_fence{0, 1}}}, 0, P::path);
   REQUIRE(r.ok());
   CHECK(r->fenced == std::vector<size_t>{0});
   CHECK(transfers_of(*admin, l.one) == after);

@@ -90,7 +90,7 @@ TEST_CASE("killing the writer's connection mid-commit loses nothing acknowledged
 
   // Work continues on a rebuilt working set.
   auto more = c.create_transfers({make_transfer(1'000'000, 1, 2, 5), make_transfer(1'000'001, 2, 1, 5)});
-  INFO("after the faults: " << (more.ok() ? "ok" : errc_name(more.error().code)));
+  INFO("after the faults: " << (more.ok() ? "ok" : errc_name(more.error().code)) << "\n" << fx.node->log_tail());
   REQUIRE(more.ok());
   CHECK(more->at(0) == create_transfer_result::ok);
   CHECK(more->at(1) == create_transfer_result::ok);

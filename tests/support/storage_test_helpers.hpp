@@ -62,8 +62,9 @@ inline tenant_id new_tenant(storage::pg_connection& c, const std::string& name) 
   return t->id;
 }
 
-inline void commit_ok(storage::pg_connection& c, const std::vector<storage::tenant_commit>& group) {
-  auto r = storage::commit_group(c, group);
+inline void commit_ok(storage::pg_connection& c, const std::vector<storage::tenant_commit>& group,
+                      storage::write_path path = storage::write_path::by_size) {
+  auto r = storage::commit_group(c, group, 0, path);
   REQUIRE_MESSAGE(r.ok(), why(r));
 }
 

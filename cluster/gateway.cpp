@@ -688,4 +688,8 @@ api::Gateway::Client gateway::connect(const std::string& peer) {
 
 kj::Promise<void> gateway::poll_revocations() { return auth_->poll_revocations(); }
 
+kj::Promise<void> gateway::follow_revocations(std::shared_ptr<revocation_inbox> inbox) {
+  return auth_->follow(std::move(inbox));
+}
+
 }  // namespace caudal::cluster

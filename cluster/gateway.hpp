@@ -36,13 +36,14 @@ struct gateway_context {
   std::shared_ptr<security::key_ring> keys;
   const caudal::clock* clock = nullptr;
   security::rate_limit_policy auth_failures;  // failed authentications per client id and per source address
-  uint32_t revocation_poll_ms = 2000;         // how often other nodes' revocations are read from PostgreSQL
+  uint32_t revocation_poll_ms = 2000;         // how often revocations are read from PostgreSQL (the net under the push)
   size_t max_audit_in_flight = 1024;          // audit writes queued to the admin workers; past it: dropped, logged
   size_t max_sessions_per_client = 10000;     // live sessions of one client on this node
   uint32_t token_ttl_s = 900;                 // access token lifetime (bounds how long revocations are kept)
 };
 
 class gateway_auth;
+class revocation_inbox;
 struct request_metrics;
 
 // One per node, on the kj thread: the shared authentication state (sessions by client, failed-attempt
@@ -54,8 +55,12 @@ class gateway {
   // The bootstrap capability of a connection from `peer` ("ip:port").
   api::Gateway::Client connect(const std::string& peer);
   // Reads clients revoked on any node every revocation_poll_ms and closes their sessions here; runs until
-  // cancelled (drop the promise).
+  // cancelled (drop the promise). The safety net under follow_revocations.
   kj::Promise<void> poll_revocations();
+  // Closes the sessions of each client the revocation listener pushes into `inbox` (within milliseconds of
+  // the revocation's commit), and reads the recent revocations when it asks to catch up; runs until
+  // cancelled (drop the promise).
+  kj::Promise<void> follow_revocations(std::shared_ptr<revocation_inbox> inbox);
 
  private:
   std::shared_ptr<const gateway_context> ctx_;

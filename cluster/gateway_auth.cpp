@@ -1,6 +1,9 @@
 #include "cluster/gateway_auth.hpp"
 
+#include <algorithm>
+
 #include "cluster/caf_bridge.hpp"
+#include "cluster/revocation_feed.hpp"
 
 namespace caudal::cluster {
 
@@ -147,28 +150,85 @@ void gateway_auth::audit(const std::string& client_id, const std::string& source
                  }));
 }
 
-kj::Promise<void> gateway_auth::poll_revocations() {
-  return timer_.afterDelay(ctx_->revocation_poll_ms * kj::MILLISECONDS).then([this] {
-    // Overlap the window by a second: revoked_at comes from PostgreSQL's clock, not ours.
-    const int64_t since = polled_since_ms_ - 1000;
-    const int64_t started = static_cast<int64_t>(now_ms());
-    return ask<actors::client_list>(*ctx_->system, ctx_->admin, ctx_->timeout, actors::revoked_since_atom::value,
-                                    since)
-        .then([this, started](result<actors::client_list> r) {
-          if (r.ok()) {
-            for (auto& c : r.value().items)
-              if (!revoked(c.client_id))
-                revoke(c.client_id);
-            polled_since_ms_ = started;
+kj::Promise<bool> gateway_auth::read_revocations(bool catching_up) {
+  const char* why = catching_up ? "catch-up" : "poll";
+  // Overlap the window by a second: revoked_at comes from PostgreSQL's clock, not ours.
+  const int64_t since = polled_since_ms_ - 1000;
+  const int64_t started = static_cast<int64_t>(now_ms());
+  return ask<actors::client_list>(*ctx_->system, ctx_->admin, ctx_->timeout, actors::revoked_since_atom::value, since)
+      .then([this, started, why, catching_up](result<actors::client_list> r) {
+        if (!r.ok()) {
+          if (ctx_->log)
+            ctx_->log->warn("revocations: {} read failed ({})", why, errc_name(r.error().code));
+          return false;
+        }
+        size_t fresh = 0;
+        for (auto& c : r.value().items) {
+          if (!revoked(c.client_id)) {
+            revoke(c.client_id);
+            ++fresh;
           }
-          return poll_revocations();
-        });
+        }
+        // A catch-up and a poll may overlap: the window only moves forward.
+        polled_since_ms_ = std::max(polled_since_ms_, started);
+        if (ctx_->log && (fresh > 0 || catching_up))
+          ctx_->log->info("revocations: {} read found {} client(s) newly revoked", why, fresh);
+        return true;
+      });
+}
+
+kj::Promise<void> gateway_auth::poll_revocations() {
+  return timer_.afterDelay(ctx_->revocation_poll_ms * kj::MILLISECONDS)
+      .then([this] { return read_revocations(false); })
+      .then([this](bool) { return poll_revocations(); });
+}
+
+void gateway_auth::catch_up() {
+  if (catch_up_running_) {
+    catch_up_again_ = true;
+    return;
+  }
+  catch_up_running_ = true;
+  catch_up_again_ = false;
+  tasks_.add(run_catch_up(0));
+}
+
+kj::Promise<void> gateway_auth::run_catch_up(uint32_t attempt) {
+  // Bounded retries: the admin workers may still be reconnecting when the listener already has. Past
+  // them the poll, which retries forever, is the net.
+  constexpr uint32_t max_attempts = 5;
+  constexpr uint32_t retry_ms = 1000;
+  return read_revocations(true).then([this, attempt](bool ok) -> kj::Promise<void> {
+    if (!ok && attempt + 1 < max_attempts)
+      return timer_.afterDelay(retry_ms * kj::MILLISECONDS).then([this, attempt] {
+        return run_catch_up(attempt + 1);
+      });
+    if (catch_up_again_) {
+      catch_up_again_ = false;
+      return run_catch_up(0);
+    }
+    catch_up_running_ = false;
+    return kj::READY_NOW;
+  });
+}
+
+kj::Promise<void> gateway_auth::follow(std::shared_ptr<revocation_inbox> inbox) {
+  auto next = inbox->next();
+  return next.then([this, inbox = std::move(inbox)](revocation_inbox::batch b) mutable {
+    for (const auto& id : b.revoked) {
+      if (ctx_->log && !revoked(id))
+        ctx_->log->debug("revocation of client '{}' pushed by PostgreSQL", safe_id(id));
+      revoke(id);
+    }
+    if (b.catch_up)
+      catch_up();
+    return follow(std::move(inbox));
   });
 }
 
 void gateway_auth::taskFailed(kj::Exception&& e) {
   if (ctx_->log)
-    ctx_->log->warn("audit task failed: {}", e.getDescription().cStr());
+    ctx_->log->warn("background task failed (audit write or revocation catch-up): {}", e.getDescription().cStr());
 }
 
 }  // namespace caudal::cluster

@@ -28,6 +28,7 @@
 #include "cluster/http_endpoint.hpp"
 #include "cluster/lease_manager.hpp"
 #include "cluster/placement.hpp"
+#include "cluster/revocation_feed.hpp"
 #include "cluster/rpc_server.hpp"
 #include "security/key_wrap.hpp"
 #include "security/secret_hash.hpp"
@@ -40,6 +41,10 @@
 namespace caudal::cluster {
 
 namespace {
+
+// Revocations pushed by the listener and not yet taken by the gateway; past it the gateway catches up
+// from PostgreSQL instead (revocation_feed.hpp). Revocations are rare: this is a flood's bound.
+constexpr size_t max_pending_revocations = 1024;
 
 // One sink for the whole node; one named logger per subsystem (STYLE 8).
 struct loggers {
@@ -350,6 +355,16 @@ int run_node(const node_config& cfg) {
     auto polling = api.poll_revocations().eagerlyEvaluate([&log](kj::Exception&& e) {
       log.node->error("revocation poll stopped: {}", e.getDescription().cStr());
     });
+    // Revocations made through any node, pushed as they commit: the listener's thread hears them on
+    // PostgreSQL and hands them to this (kj) thread through the bounded inbox; the poll above stays as
+    // the net for a lost channel. Destroyed in reverse order: the listener stops (joins) first.
+    auto revocations = std::make_shared<revocation_inbox>(
+        max_pending_revocations,
+        &metrics.add_gauge("caudal_revocation_inbox_depth", "Pushed revocations waiting for the gateway").with());
+    auto following = api.follow_revocations(revocations).eagerlyEvaluate([&log](kj::Exception&& e) {
+      log.node->error("revocation push stopped: {}", e.getDescription().cStr());
+    });
+    auto listener = start_revocation_listener(cfg.pg_url, cfg.node_id, revocations, log.db, &metrics);
 
     // Healthy while the batch writers can reach PostgreSQL: without them nothing can be acknowledged.
     auto healthy = [writer_healthy] {

@@ -42,7 +42,7 @@ struct node_config {
   bool insecure = false;                  // --insecure: plain TCP on the client and cluster ports, no TLS files
   // [auth]: OAuth 2.0 client credentials and access tokens
   uint64_t token_ttl_s = 900;                // --token-ttl-s: access token lifetime (sessions end with it)
-  uint64_t revocation_poll_ms = 2000;        // --revocation-poll-ms: how soon other nodes' revocations close sessions here
+  uint64_t revocation_poll_ms = 2000;        // --revocation-poll-ms: the net under the push of revocations
   uint64_t auth_max_failures = 5;            // --auth-max-failures: failed authentications per client id / source ...
   uint64_t auth_failure_window_ms = 60000;   // --auth-failure-window-ms: ... within this window, then rate_limited
   std::string auth_key_file;                 // --auth-key-file: 64 hex chars that encrypt the signing keys at rest

@@ -314,8 +314,10 @@ interface Admin {
   # (tenantId 0; scope admin). The secret is shown once; only its Argon2id hash is kept.
   createClient @4 (tenantId :UInt64, scopes :List(Text)) -> (error :Error, client :ClientInfo, clientSecret :Text);
   rotateClientSecret @5 (clientId :Text) -> (error :Error, clientSecret :Text);
-  # Revoked at once: its sessions on this node close, its tokens stop working (other nodes within their
-  # revocation poll interval).
+  # Revoked at once, on every node: its open sessions close and its tokens and secret stop working. The
+  # revocation is announced (NOTIFY) when it commits, and every node closes the client's sessions as it
+  # hears it, within milliseconds; a node whose announcement was lost reads it from PostgreSQL when it
+  # reconnects, or at its revocation poll interval at the latest.
   revokeClient @6 (clientId :Text) -> (error :Error, client :ClientInfo);
   listClients @7 () -> (error :Error, clients :List(ClientInfo));
   # A new token signing key signs from now on; the previous one verifies until its tokens have expired.

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -28,19 +30,27 @@ std::string trimmed(const char* msg) {
   return s;
 }
 
+// Later keywords win: the URL may override the defaults before it; our application_name always wins.
+// TCP keepalives notice a vanished server host within ~25 s instead of the OS default of hours, so a
+// writer blocked in COMMIT gets commit_outcome_unknown rather than hanging (no effect on Unix sockets).
+constexpr const char* connect_keys[] = {"connect_timeout",
+                                        "keepalives_idle",
+                                        "keepalives_interval",
+                                        "keepalives_count",
+                                        "dbname",
+                                        "application_name",
+                                        nullptr};
+constexpr int connect_timeout_s = 10;
+
+struct connect_values {
+  const char* values[7];  // connect_timeout's "10" is connect_timeout_s
+  connect_values(const std::string& url, const std::string& application_name)
+      : values{"10", "10", "5", "3", url.c_str(), application_name.c_str(), nullptr} {}
+};
+
 PGconn* connect_raw(const std::string& url, const std::string& application_name) {
-  // Later keywords win: the URL may override the defaults before it; our application_name always wins.
-  // TCP keepalives notice a vanished server host within ~25 s instead of the OS default of hours, so a
-  // writer blocked in COMMIT gets commit_outcome_unknown rather than hanging (no effect on Unix sockets).
-  const char* keys[] = {"connect_timeout",
-                        "keepalives_idle",
-                        "keepalives_interval",
-                        "keepalives_count",
-                        "dbname",
-                        "application_name",
-                        nullptr};
-  const char* values[] = {"10", "10", "5", "3", url.c_str(), application_name.c_str(), nullptr};
-  return PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+  connect_values v(url, application_name);
+  return PQconnectdbParams(connect_keys, v.values, /*expand_dbname=*/1);
 }
 
 // After a successful connect: the session settings. Failures: database_unavailable (the detail never
@@ -99,6 +109,47 @@ pg_connection::~pg_connection() {
 result<std::unique_ptr<pg_connection>> pg_connection::open(const std::string& url,
                                                            const std::string& application_name) {
   PGconn* c = connect_raw(url, application_name);
+  auto setup = setup_session(c);
+  if (!setup.ok()) {
+    if (c != nullptr)
+      PQfinish(c);
+    return setup.error();
+  }
+  return std::unique_ptr<pg_connection>(new pg_connection(c, url, application_name));
+}
+
+result<std::unique_ptr<pg_connection>> pg_connection::open_interruptible(const std::string& url,
+                                                                         const std::string& application_name,
+                                                                         int interrupt_fd) {
+  // libpq's documented non-blocking connect: PQconnectPoll until OK or FAILED, waiting each round for what
+  // it asked for (readable or writable; "writable" before the first call). libpq does not apply
+  // connect_timeout on this path, so the deadline is ours.
+  connect_values v(url, application_name);
+  PGconn* c = PQconnectStartParams(connect_keys, v.values, /*expand_dbname=*/1);
+  auto give_up = [&c](std::string why) -> result<std::unique_ptr<pg_connection>> {
+    PQfinish(c);
+    return failure{errc::database_unavailable, "connect: " + why};
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(connect_timeout_s);
+  PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+  while (c != nullptr && PQstatus(c) != CONNECTION_BAD && state != PGRES_POLLING_OK &&
+         state != PGRES_POLLING_FAILED) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      return give_up("timed out after " + std::to_string(connect_timeout_s) + " s");
+    // The socket may change between attempts (several hosts or addresses): asked for each round.
+    pollfd p[2] = {{PQsocket(c), static_cast<short>(state == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0},
+                   {interrupt_fd, POLLIN, 0}};
+    const int n = ::poll(p, 2, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+    if (n < 0 && errno != EINTR)
+      return give_up(std::string("poll: ") + std::strerror(errno));
+    if (p[1].revents != 0)
+      return give_up("interrupted");
+    if (n > 0)
+      state = PQconnectPoll(c);
+  }
+  // OK, or failed: setup_session reports libpq's message (host, port and user at most, never the URL).
   auto setup = setup_session(c);
   if (!setup.ok()) {
     if (c != nullptr)

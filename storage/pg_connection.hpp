@@ -30,6 +30,13 @@ class pg_connection {
   // Connects to `url` (a libpq connection URI) with application_name set (it names our backends in
   // pg_stat_activity, which the fault tests use), synchronous_commit on.
   static result<std::unique_ptr<pg_connection>> open(const std::string& url, const std::string& application_name);
+  // The same, for a thread that must stop promptly (the revocation listener): connects without blocking
+  // (libpq's PQconnectStartParams/PQconnectPoll) and gives up, with database_unavailable, as soon as
+  // `interrupt_fd` is readable or after the connect timeout (10 s, as open()'s). The fd is only polled,
+  // never read: the caller owns it.
+  static result<std::unique_ptr<pg_connection>> open_interruptible(const std::string& url,
+                                                                   const std::string& application_name,
+                                                                   int interrupt_fd);
   ~pg_connection();
   pg_connection(const pg_connection&) = delete;
   pg_connection& operator=(const pg_connection&) = delete;

@@ -1,6 +1,8 @@
 // Clients, signing keys and audit rows (see security_store.hpp).
 #include "storage/security_store.hpp"
 
+#include <algorithm>
+
 #include "storage/ledger_rows.hpp"
 
 namespace caudal::storage {
@@ -105,10 +107,21 @@ result<void> set_client_secret(pg_connection& c, const std::string& client_id, c
   return {};
 }
 
+bool well_formed_client_id(std::string_view id) {
+  if (id.empty() || id.size() > 128)
+    return false;
+  return std::all_of(id.begin(), id.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+           ch == '.' || ch == '-';
+  });
+}
+
 result<client_info> revoke_client(pg_connection& c, const std::string& client_id) {
-  auto r = c.query(std::string("UPDATE clients SET revoked_at = COALESCE(revoked_at, now()) WHERE client_id = $1 "
-                               "RETURNING ") +
-                       client_columns,
+  // One statement, so one transaction: the notification is delivered when the UPDATE commits, and not at
+  // all when it does not. pg_notify runs once per updated row (at most one: the primary key).
+  auto r = c.query(std::string("WITH revoked AS (UPDATE clients SET revoked_at = COALESCE(revoked_at, now()) "
+                               "WHERE client_id = $1 RETURNING *) SELECT ") +
+                       client_columns + ", pg_notify('" + revocation_channel + "', client_id) FROM revoked",
                    {client_id.c_str()});
   if (!r.ok())
     return r.error();
@@ -136,6 +149,28 @@ result<std::vector<client_info>> clients_revoked_since(pg_connection& c, int64_t
   if (!r.ok())
     return r.error();
   return read_clients(r.value());
+}
+
+result<std::vector<std::string>> revoked_among(pg_connection& c, const std::vector<std::string>& client_ids) {
+  if (client_ids.size() > 1000)
+    return failure{errc::invalid_request, "too many client ids"};
+  // A text[] literal; every element quoted (an unquoted NULL would be a null), which is safe because a
+  // well-formed id holds no quote, backslash, comma or brace.
+  std::string ids = "{";
+  for (const auto& id : client_ids) {
+    if (!well_formed_client_id(id))
+      return failure{errc::invalid_request, "malformed client id"};
+    ids += (ids.size() > 1 ? ",\"" : "\"") + id + "\"";
+  }
+  ids += "}";
+  auto r = c.query("SELECT client_id FROM clients WHERE client_id = ANY($1::text[]) AND revoked_at IS NOT NULL",
+                   {ids.c_str()});
+  if (!r.ok())
+    return r.error();
+  std::vector<std::string> out;
+  for (int i = 0; i < r->size(); ++i)
+    out.emplace_back(r->text(i, 0));
+  return out;
 }
 
 result<bool> client_active(pg_connection& c, const std::string& client_id) {

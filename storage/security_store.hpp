@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/admin_types.hpp"
@@ -13,17 +14,31 @@
 namespace caudal::storage {
 
 // --- clients ---
+// The channel on which a revocation is announced (NOTIFY, payload: the client id) when it commits; every
+// node LISTENs on it (storage/revocation_listener.hpp).
+constexpr const char* revocation_channel = "caudal_revocations";
+// The form of any client id we store: 1 to 128 characters of [A-Za-z0-9_.-] (generated ids and the
+// operator's id both fit). Anything else arriving as a client id, e.g. a notification's payload, is no id.
+bool well_formed_client_id(std::string_view id);
+
 // A new client of tenant `t` (or an operator client when t is empty) with `scopes`.
 // errc::invalid_request if the id is taken, errc::tenant_not_found if the tenant does not exist.
 result<client_info> create_client(pg_connection& c, const std::string& client_id, std::optional<tenant_id> t,
                                   uint32_t scopes, const std::string& secret_hash);
 // Replaces the secret hash of an active client; errc::invalid_request (unknown or revoked client).
 result<void> set_client_secret(pg_connection& c, const std::string& client_id, const std::string& secret_hash);
-// Marks the client revoked (idempotent: the first revocation time stays); errc::invalid_request if unknown.
+// Marks the client revoked (idempotent: the first revocation time stays) and, in the same statement, hence
+// the same transaction, announces it on revocation_channel: other nodes hear of it when it commits, never
+// before. Every call announces it again (harmless: a node that already knows does nothing).
+// errc::invalid_request if unknown.
 result<client_info> revoke_client(pg_connection& c, const std::string& client_id);
 result<std::vector<client_info>> list_clients(pg_connection& c, size_t limit);
-// Clients revoked at or after `since_ms` (the revocation poll of other nodes), at most `limit`.
+// Clients revoked at or after `since_ms` (the gateway's revocation poll and catch-up), at most `limit`.
 result<std::vector<client_info>> clients_revoked_since(pg_connection& c, int64_t since_ms, size_t limit);
+// Of `client_ids`, those that exist and are revoked (what a node checks before it acts on a notification:
+// anyone connected to the database may NOTIFY, so the clients table decides). At most 1,000 ids, each
+// well_formed_client_id (errc::invalid_request otherwise).
+result<std::vector<std::string>> revoked_among(pg_connection& c, const std::vector<std::string>& client_ids);
 // Whether the client exists and is not revoked (the check of a session opened from a token).
 result<bool> client_active(pg_connection& c, const std::string& client_id);
 

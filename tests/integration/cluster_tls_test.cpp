@@ -1,8 +1,9 @@
 // The cluster port (CAF's network layer, BASP) is mutual TLS 1.3 only (issue 5, "TLS 1.3 on every
 // connection"): a forwarded request carries its caller's authority, so only nodes, holders of a certificate
 // of the cluster CA, may reach it. Two real nodes forward to each other while the cluster port of one is
-// probed with what must be refused: plain TCP, TLS 1.2, TLS 1.3 without a client certificate, and a
-// certificate of another CA (`openssl s_client` says what the TLS layer did). The nodes' own connections
+// probed with what must be refused: plain TCP, TLS 1.2, TLS 1.3 without a client certificate, a certificate
+// of another CA, and the client certificate scripts/lib/tls.sh makes (signed by the separate client CA, so
+// it is no node's; `openssl s_client` says what the TLS layer did). The nodes' own connections
 // stay up throughout: CAF 0.17.6's OpenSSL module leaves errors on its thread's OpenSSL error queue, and
 // without security/openssl_error_queue.cpp one refused handshake closed every other link of the node.
 // Every wait is a poll with a 60 s deadline; no timing is asserted on.
@@ -164,6 +165,14 @@ TEST_CASE("the cluster port refuses all but nodes of the cluster CA, and the nod
   }
   forward_some(via_n1, next_id, "after another CA (n1 -> n2)");
   forward_some(via_n2, next_id, "after another CA (n2 -> n1)");
+  // The client certificate: the client CA signed it, and the cluster port trusts the cluster CA only. (When
+  // the cluster CA signed client certificates too, this handshake succeeded: a client could pose as a node.)
+  {
+    auto p = s_client(port, "-tls1_3 -cert '" + tls_file("client.pem") + "' -key '" + tls_file("client.key") + "'");
+    CHECK_MESSAGE(contains(p, "alert unknown ca"), p);
+  }
+  forward_some(via_n1, next_id, "after the client certificate (n1 -> n2)");
+  forward_some(via_n2, next_id, "after the client certificate (n2 -> n1)");
 
   // The connections between the nodes never dropped during the probes: no loss, no new connection.
   const auto log1 = whole_log(n1).substr(before1);

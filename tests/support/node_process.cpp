@@ -61,8 +61,8 @@ struct tls_dir_holder {
     path = make_temp_dir();
     int status = 0;
     std::string out = run_command(std::string(CAUDAL_SCRIPTS_DIR) + "/lib/make-certs '" + path +
-                                      "' node client 2>&1 && " + CAUDAL_SCRIPTS_DIR + "/lib/make-certs '" + path +
-                                      "/other-ca' node 2>&1",
+                                      "' node --clients client 2>&1 && " + CAUDAL_SCRIPTS_DIR + "/lib/make-certs '" +
+                                      path + "/other-ca' node 2>&1",
                                   &status);
     REQUIRE_MESSAGE(status == 0, "make-certs failed: " << out);
   }

@@ -55,8 +55,9 @@ class node_process {
   pid_t pid_ = -1;
 };
 
-// The folder of this test process's CA and certificates (made once with scripts/lib/make-certs, removed at
-// exit): ca.pem, node.pem/node.key (what nodes present), client.pem/client.key, and other-ca/ (a second,
+// The folder of this test process's CAs and certificates (made once with scripts/lib/make-certs, removed at
+// exit): ca.pem (the cluster CA), node.pem/node.key (what nodes present, signed by ca.pem), client-ca.pem
+// and client.pem/client.key (a client certificate, signed by the client CA), and other-ca/ (a second,
 // unrelated CA with its own node certificate, for the "certificate from another CA" tests).
 const std::string& test_tls_dir();
 

@@ -483,4 +483,24 @@ caf::actor spawn_forward_endpoint(caf::actor_system& sys, forwarding_config cfg)
   return sys.spawn(forward_endpoint, std::move(cfg));
 }
 
+result<void> open_peer_link(caf::actor_system& sys, const std::string& cluster_address,
+                            std::chrono::milliseconds timeout) {
+  auto address = parse_host_port(cluster_address, "cluster address");
+  if (!address.ok())
+    return failure{errc::node_down, address.error().detail};
+  auto mm = sys.has_openssl_manager() ? sys.openssl_manager().actor_handle() : sys.middleman().actor_handle();
+  caf::scoped_actor self{sys};
+  result<void> out = failure{errc::node_down, "no answer"};
+  self->request(mm, timeout, caf::connect_atom::value, address->host, address->port)
+      .receive(
+          [&](const caf::node_id&, caf::strong_actor_ptr& endpoint, const std::set<std::string>&) {
+            if (!endpoint)
+              out = failure{errc::node_down, "it publishes no endpoint"};
+            else
+              out = result<void>{};
+          },
+          [&](caf::error& e) { out = failure{errc::node_down, sys.render(e)}; });
+  return out;
+}
+
 }  // namespace caudal::cluster

@@ -79,6 +79,14 @@ caf::actor spawn_router(caf::actor_system& sys, forwarding_config cfg);
 // on the node's cluster port.
 caf::actor spawn_forward_endpoint(caf::actor_system& sys, forwarding_config cfg);
 
+// Opens the link to the node whose cluster port is `cluster_address` (mutual TLS when the node loaded CAF's
+// OpenSSL module, as the peer links do) and checks that it publishes an endpoint; node_down with CAF's
+// reason otherwise. Blocking (a scoped actor, at most `timeout`): the node's start thread only, where
+// cluster/admission proves a link before taking leases. The middleman keeps the connection, and the
+// router's peer link to that address uses it later.
+result<void> open_peer_link(caf::actor_system& sys, const std::string& cluster_address,
+                            std::chrono::milliseconds timeout);
+
 }  // namespace caudal::cluster
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caudal::cluster::route_table)

@@ -23,6 +23,7 @@
 #include "actors/tenant_registry.hpp"
 #include "base/clock.hpp"
 #include "base/metrics.hpp"
+#include "cluster/admission.hpp"
 #include "cluster/forwarding.hpp"
 #include "cluster/gateway.hpp"
 #include "cluster/http_endpoint.hpp"
@@ -79,27 +80,29 @@ result<std::unique_ptr<storage::pg_connection>> connect_with_retry(const node_co
   }
 }
 
-// Schema migrations and the operator client, before anything serves.
-result<void> prepare_database(const node_config& cfg, spdlog::logger& log) {
-  auto conn = connect_with_retry(cfg, log);
-  if (!conn.ok())
-    return conn.error();
-  auto applied = storage::migrate(*conn.value(), cfg.sql_dir);
+// Schema migrations, before anything serves (and before admission, whose tables they make).
+result<void> migrate_database(storage::pg_connection& c, const node_config& cfg, spdlog::logger& log) {
+  auto applied = storage::migrate(c, cfg.sql_dir);
   if (!applied.ok())
     return applied.error();
   log.info("schema up to date ({} migrations applied now)", applied.value());
-  if (!cfg.operator_secret_file.empty()) {
-    auto secret = read_secret_file(cfg.operator_secret_file);
-    if (!secret.ok())
-      return secret.error();
-    if (!secret->warning.empty())
-      log.warn("{}", secret->warning);
-    auto r = storage::upsert_admin_client(*conn.value(), cfg.operator_client_id,
-                                          security::hash_secret(secret->secret));
-    if (!r.ok())
-      return r.error();
-    log.info("operator client '{}' ready", cfg.operator_client_id);
-  }
+  return {};
+}
+
+// The operator client, written only once the node was admitted: a node the cluster refuses (another CA)
+// must not reset the operator's secret.
+result<void> prepare_operator(storage::pg_connection& c, const node_config& cfg, spdlog::logger& log) {
+  if (cfg.operator_secret_file.empty())
+    return {};
+  auto secret = read_secret_file(cfg.operator_secret_file);
+  if (!secret.ok())
+    return secret.error();
+  if (!secret->warning.empty())
+    log.warn("{}", secret->warning);
+  auto r = storage::upsert_admin_client(c, cfg.operator_client_id, security::hash_secret(secret->secret));
+  if (!r.ok())
+    return r.error();
+  log.info("operator client '{}' ready", cfg.operator_client_id);
   return {};
 }
 
@@ -125,8 +128,10 @@ actors::node_timing timing_of(const node_config& cfg) {
   return t;
 }
 
-// The cluster's shape (created with this node's shard count when it is the first) and its placement.
-result<std::shared_ptr<const placement>> prepare_cluster(storage::pg_connection& c, const node_config& cfg) {
+// The cluster's shape (created with this node's shard count and trust when it is the first), this node's
+// admission to it (cluster/admission), and its placement.
+result<std::shared_ptr<const placement>> prepare_cluster(storage::pg_connection& c, const node_config& cfg,
+                                                         const node_credentials& credentials, spdlog::logger& log) {
   storage::cluster_shape wanted;
   wanted.shard_count = static_cast<uint32_t>(cfg.shard_count);
   // Residency regions take the last shards, in the order given; the shards before them stay global.
@@ -148,7 +153,7 @@ result<std::shared_ptr<const placement>> prepare_cluster(storage::pg_connection&
   }
   for (const auto& r : residency.value())
     wanted.residency.push_back({r.country, r.region});
-  auto shape = storage::ensure_cluster(c, wanted);
+  auto shape = admit_node(c, std::move(wanted), credentials, log);
   if (!shape.ok())
     return shape.error();
   std::vector<region_range> ranges;
@@ -183,10 +188,17 @@ int run_node(const node_config& cfg) {
     log.node->critical("{}", r.error().detail);
     return 1;
   }
-  if (auto r = prepare_database(cfg, *log.node); !r.ok()) {
-    log.node->critical("cannot prepare the database: {}", r.error().detail);
+  // What the node's TLS files say, before the database is touched: an unreadable file is a local mistake.
+  auto credentials = read_credentials(cfg);
+  if (!credentials.ok()) {
+    log.node->critical("{}", credentials.error().detail);
     return 1;
   }
+  if (cfg.insecure)
+    log.node->info("transport between nodes: insecure (plain TCP)");
+  else
+    log.node->info("transport between nodes: {}; certificate {} ({})", storage::describe_trust(credentials->trust),
+                   cfg.tls_cert_file, credentials->cert_subject);
 
   // The key that encrypts the token signing keys at rest.
   std::string kek;
@@ -204,15 +216,28 @@ int run_node(const node_config& cfg) {
     kek = std::move(parsed.value());
   }
 
-  // Membership and leases use their own connection at start (the lease manager opens another).
+  // One connection for the start: migrations, admission, membership and leases (the lease manager opens its
+  // own once the node joined).
   auto cluster_conn = connect_with_retry(cfg, *log.node);
   if (!cluster_conn.ok()) {
     log.node->critical("cannot reach PostgreSQL: {}", cluster_conn.error().detail);
     return 1;
   }
-  auto shards = prepare_cluster(*cluster_conn.value(), cfg);
+  if (auto r = migrate_database(*cluster_conn.value(), cfg, *log.node); !r.ok()) {
+    log.node->critical("cannot prepare the database: {}", r.error().detail);
+    return 1;
+  }
+  // Admitted (or refused) before the node writes anything else, registers or takes a lease.
+  auto shards = prepare_cluster(*cluster_conn.value(), cfg, credentials.value(), *log.cluster);
   if (!shards.ok()) {
-    log.node->critical("cannot prepare the cluster: {}", shards.error().detail);
+    if (shards.error().code == errc::forbidden)
+      log.node->critical("refused to join the cluster: {}", shards.error().detail);
+    else
+      log.node->critical("cannot prepare the cluster: {}", shards.error().detail);
+    return 1;
+  }
+  if (auto r = prepare_operator(*cluster_conn.value(), cfg, *log.node); !r.ok()) {
+    log.node->critical("cannot prepare the database: {}", r.error().detail);
     return 1;
   }
 
@@ -386,6 +411,19 @@ int run_node(const node_config& cfg) {
       throw std::runtime_error("cannot listen on cluster.listen " + cfg.cluster_listen + ": " +
                                sys.render(cluster_port.error()));
     std::string cluster_addr = cluster_listen->host + ":" + std::to_string(*cluster_port);
+    // Defence in depth (cluster/admission): a live peer must accept a link from this node before it takes
+    // shards the others could then not reach. Peers publish their cluster port before they join, so every
+    // live member listed is reachable unless something is wrong.
+    auto proven = prove_peer_link(
+        *cluster_conn.value(), cfg.node_id, lease_timing_of(cfg),
+        [&sys](const storage::member& peer) {
+          return open_peer_link(sys, peer.addresses.cluster, std::chrono::milliseconds(2000));
+        },
+        *log.cluster);
+    if (!proven.ok())
+      throw std::runtime_error(proven.error().code == errc::forbidden
+                                   ? "refused to join the cluster: " + proven.error().detail
+                                   : "cannot check the links to the other nodes: " + proven.error().detail);
     // Joined and holding its shards before it says it serves: its first request finds its tenants owned.
     auto joined = join_cluster(*cluster_conn.value(), *shards.value(), cfg.node_id, cfg.region,
                                {cluster_addr, rpc_addr, http_addr}, lease_timing_of(cfg), *log.cluster);

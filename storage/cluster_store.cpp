@@ -9,24 +9,36 @@
 
 #include <algorithm>
 #include <cctype>
-
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+
+#include "storage/security_store.hpp"
 
 namespace caudal::storage {
 
 namespace {
 
 constexpr const char* create_settings_sql =
-    "INSERT INTO cluster_settings (shard_count) VALUES ($1::integer) ON CONFLICT DO NOTHING RETURNING shard_count";
+    "INSERT INTO cluster_settings (shard_count, transport) VALUES ($1::integer, $2) ON CONFLICT DO NOTHING "
+    "RETURNING shard_count";
+// A cluster created before 0006: the first node of this version records its transport (and anchors). The
+// row lock makes two nodes doing it at once record one transport; the second one's UPDATE matches nothing.
+constexpr const char* adopt_transport_sql =
+    "UPDATE cluster_settings SET transport = $1 WHERE transport IS NULL RETURNING 1";
+constexpr const char* create_anchor_sql = "INSERT INTO cluster_trust_anchors (sha256, subject) VALUES ($1, $2)";
+constexpr const char* read_anchors_sql = "SELECT sha256, subject FROM cluster_trust_anchors ORDER BY sha256";
+// The node's address as PostgreSQL sees this connection, "ip:port" like the audit rows of client
+// connections ("[ip]:port" for IPv6), or "node" over a Unix socket (no address).
+constexpr const char* client_address_sql =
+    "SELECT coalesce(CASE WHEN family(inet_client_addr()) = 6 THEN '[' || host(inet_client_addr()) || ']' "
+    "ELSE host(inet_client_addr()) END || ':' || inet_client_port(), 'node')";
 constexpr const char* create_region_sql =
     "INSERT INTO cluster_regions (region, first_shard, shard_count, region_no) "
     "VALUES ($1, $2::integer, $3::integer, $4::integer)";
 constexpr const char* create_rule_sql = "INSERT INTO residency_rules (country, region) VALUES ($1, $2)";
 constexpr const char* read_rules_sql = "SELECT country, region FROM residency_rules ORDER BY country";
 constexpr const char* create_leases_sql = "INSERT INTO shard_leases (shard) SELECT generate_series(0, $1::integer - 1)";
-constexpr const char* read_settings_sql = "SELECT shard_count FROM cluster_settings";
+constexpr const char* read_settings_sql = "SELECT shard_count, coalesce(transport, '') FROM cluster_settings";
 constexpr const char* read_regions_sql =
     "SELECT region, first_shard, shard_count, region_no FROM cluster_regions ORDER BY region";
 
@@ -145,9 +157,66 @@ std::vector<held_lease> leases_of(const pg_rows& r, int shard_col, int epoch_col
   return out;
 }
 
+bool is_sha256_hex(const std::string& s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char ch) {
+           return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+         });
+}
+
+result<void> check_trust(const cluster_trust& t) {
+  switch (t.transport) {
+    case transport_mode::unrecorded:
+      return failure{errc::invalid_request, "cluster: a cluster needs a transport (mutual TLS or insecure)"};
+    case transport_mode::insecure:
+      if (!t.anchors.empty())
+        return failure{errc::invalid_request, "cluster: an insecure cluster has no trust anchor"};
+      return {};
+    case transport_mode::mutual_tls:
+      break;
+  }
+  if (t.anchors.empty())
+    return failure{errc::invalid_request, "cluster: a mutual TLS cluster needs its CA's fingerprint"};
+  for (size_t i = 0; i < t.anchors.size(); ++i) {
+    if (!is_sha256_hex(t.anchors[i].sha256))
+      return failure{errc::invalid_request, "cluster: trust anchor '" + t.anchors[i].sha256 +
+                                                "' is not a SHA-256 fingerprint (64 lower-case hex digits)"};
+    for (size_t j = 0; j < i; ++j)
+      if (t.anchors[j].sha256 == t.anchors[i].sha256)
+        return failure{errc::invalid_request, "cluster: trust anchor sha256:" + t.anchors[i].sha256 + " given twice"};
+  }
+  return {};
+}
+
+std::optional<transport_mode> parse_transport(const std::string& s) {
+  for (auto m : {transport_mode::unrecorded, transport_mode::mutual_tls, transport_mode::insecure})
+    if (s == (m == transport_mode::unrecorded ? "" : transport_name(m)))
+      return m;
+  return std::nullopt;
+}
+
+// What the creation audit row says about the cluster: every setting, no secret (fingerprints are public).
+std::string describe_shape(const cluster_shape& s) {
+  std::string d = "shards=" + std::to_string(s.shard_count) + " regions=";
+  for (size_t i = 0; i < s.regions.size(); ++i) {
+    const auto& r = s.regions[i];
+    d += (i > 0 ? "," : "") + r.region + ":" + std::to_string(r.first_shard) + "+" + std::to_string(r.shard_count);
+  }
+  d += s.regions.empty() ? "none residency=" : " residency=";
+  for (size_t i = 0; i < s.residency.size(); ++i)
+    d += (i > 0 ? "," : "") + s.residency[i].country + ":" + s.residency[i].region;
+  if (s.residency.empty())
+    d += "none";
+  d += " transport=" + describe_trust(s.trust);
+  // The audit detail stays readable; thousands of residency rules are in their table anyway.
+  constexpr size_t max_detail = 4000;
+  return d.size() > max_detail ? d.substr(0, max_detail) + "..." : d;
+}
+
 result<void> check_shape(const cluster_shape& s) {
   if (s.shard_count < 1 || s.shard_count > 65536)
     return failure{errc::invalid_request, "cluster: shard count must be 1..65536"};
+  if (auto t = check_trust(s.trust); !t.ok())
+    return t;
   auto regions = s.regions;
   std::sort(regions.begin(), regions.end(),
             [](const region_shards& a, const region_shards& b) { return a.first_shard < b.first_shard; });
@@ -194,6 +263,15 @@ result<cluster_shape> read_shape(pg_connection& c) {
     return failure{errc::internal, "cluster: no cluster_settings row"};
   cluster_shape s;
   s.shard_count = static_cast<uint32_t>(to_u64(settings->text(0, 0)));
+  auto transport = parse_transport(settings->text(0, 1));
+  if (!transport)
+    return failure{errc::internal, std::string("cluster: unknown transport ") + settings->text(0, 1)};
+  s.trust.transport = *transport;
+  auto anchors = c.query(read_anchors_sql, {});
+  if (!anchors.ok())
+    return anchors.error();
+  for (int i = 0; i < anchors->size(); ++i)
+    s.trust.anchors.push_back({anchors->text(i, 0), anchors->text(i, 1)});
   auto regions = c.query(read_regions_sql, {});
   if (!regions.ok())
     return regions.error();
@@ -209,15 +287,37 @@ result<cluster_shape> read_shape(pg_connection& c) {
   return s;
 }
 
+result<void> record_anchors(pg_connection& c, const cluster_trust& t) {
+  for (const auto& a : t.anchors)
+    if (auto q = c.query(create_anchor_sql, {a.sha256.c_str(), a.subject.c_str()}); !q.ok())
+      return q.error();
+  return {};
+}
+
+// A cluster created before 0006 gets the trust of the first node of this version to start (recorded once).
+result<void> adopt_trust(pg_connection& c, const cluster_shape& wanted, const std::string& node_id) {
+  auto adopted = c.query(adopt_transport_sql, {transport_name(wanted.trust.transport)});
+  if (!adopted.ok())
+    return adopted.error();
+  if (adopted->size() == 0)
+    return {};  // recorded already
+  if (auto a = record_anchors(c, wanted.trust); !a.ok())
+    return a;
+  return audit_node_event(c, node_id, "config.trust_anchor_recorded", "ok",
+                          "transport=" + describe_trust(wanted.trust) + " (cluster created before trust anchors)");
+}
+
 // The creating transaction's statements; the caller commits or rolls back.
-result<void> create_cluster(pg_connection& c, const cluster_shape& wanted) {
+result<void> create_cluster(pg_connection& c, const cluster_shape& wanted, const std::string& node_id) {
   const std::string count = std::to_string(wanted.shard_count);
   // A second node creating at the same time waits here on the first one's row, then inserts nothing.
-  auto created = c.query(create_settings_sql, {count.c_str()});
+  auto created = c.query(create_settings_sql, {count.c_str(), transport_name(wanted.trust.transport)});
   if (!created.ok())
     return created.error();
   if (created->size() == 0)
-    return {};  // it existed
+    return adopt_trust(c, wanted, node_id);  // it existed
+  if (auto a = record_anchors(c, wanted.trust); !a.ok())
+    return a;
   for (size_t i = 0; i < wanted.regions.size(); ++i) {
     const auto& r = wanted.regions[i];
     const std::string first = std::to_string(r.first_shard), n = std::to_string(r.shard_count),
@@ -230,7 +330,8 @@ result<void> create_cluster(pg_connection& c, const cluster_shape& wanted) {
       return q.error();
   if (auto q = c.query(create_leases_sql, {count.c_str()}); !q.ok())
     return q.error();
-  return {};
+  // In the creating transaction: the cluster exists if and only if its creation is audited.
+  return audit_node_event(c, node_id, "config.cluster_created", "ok", describe_shape(wanted));
 }
 
 }  // namespace
@@ -249,12 +350,65 @@ const char* member_state_name(member_state s) {
   return "down";
 }
 
-result<cluster_shape> ensure_cluster(pg_connection& c, const cluster_shape& wanted) {
+const char* transport_name(transport_mode m) {
+  switch (m) {
+    case transport_mode::unrecorded:
+      return "unrecorded";
+    case transport_mode::mutual_tls:
+      return "mutual_tls";
+    case transport_mode::insecure:
+      return "insecure";
+  }
+  return "unrecorded";
+}
+
+std::string describe_trust(const cluster_trust& t) {
+  switch (t.transport) {
+    case transport_mode::unrecorded:
+      return "not recorded";
+    case transport_mode::insecure:
+      return "insecure (plain TCP)";
+    case transport_mode::mutual_tls:
+      break;
+  }
+  std::string s = "mutual TLS, CA ";
+  for (size_t i = 0; i < t.anchors.size(); ++i)
+    s += (i > 0 ? ", " : "") + std::string("sha256:") + t.anchors[i].sha256 + " (" + t.anchors[i].subject + ")";
+  return s;
+}
+
+result<void> audit_node_event(pg_connection& c, const std::string& node_id, const std::string& action,
+                              const std::string& outcome, const std::string& detail) {
+  auto source = c.query(client_address_sql, {});
+  if (!source.ok())
+    return source.error();
+  audit_event e;
+  e.client_id = node_id;
+  e.source = source->text(0, 0);
+  e.action = action;
+  e.outcome = outcome;
+  e.detail = detail;
+  return insert_audit(c, e);
+}
+
+result<std::optional<cluster_shape>> read_cluster(pg_connection& c) {
+  auto exists = c.query("SELECT count(*) FROM cluster_settings", {});
+  if (!exists.ok())
+    return exists.error();
+  if (to_u64(exists->text(0, 0)) == 0)
+    return std::optional<cluster_shape>{};
+  auto shape = read_shape(c);
+  if (!shape.ok())
+    return shape.error();
+  return std::optional<cluster_shape>{std::move(shape.value())};
+}
+
+result<cluster_shape> ensure_cluster(pg_connection& c, const cluster_shape& wanted, const std::string& node_id) {
   if (auto ok = check_shape(wanted); !ok.ok())
     return ok.error();
   if (auto b = c.exec("BEGIN"); !b.ok())
     return b.error();
-  auto created = create_cluster(c, wanted);
+  auto created = create_cluster(c, wanted, node_id);
   auto done = created.ok() ? c.exec("COMMIT") : created;
   if (!done.ok()) {
     if (c.healthy())

@@ -29,17 +29,47 @@ struct residency_rule {
   std::string country;  // ISO 3166-1 alpha-2, upper case
   std::string region;   // one of the cluster's regions
 };
+// How nodes talk to each other (schemas/sql/0006_trust_anchor.sql). `unrecorded` only for a cluster created
+// before 0006 that no node of this version has started in yet (read_cluster can answer it; ensure_cluster
+// never does, and refuses it as `wanted`).
+enum class transport_mode { unrecorded, mutual_tls, insecure };
+const char* transport_name(transport_mode m);
+struct trust_anchor {
+  std::string sha256;   // 64 lower-case hex digits: SHA-256 of the CA certificate's DER encoding
+  std::string subject;  // for people: "CN=Caudal local CA"
+  bool operator==(const trust_anchor& o) const { return sha256 == o.sha256 && subject == o.subject; }
+};
+struct cluster_trust {
+  transport_mode transport = transport_mode::unrecorded;
+  std::vector<trust_anchor> anchors;  // mutual_tls: the cluster CA(s), ascending by sha256; insecure: none
+};
+// "mutual TLS, CA sha256:<hex> (<subject>)", "insecure (plain TCP)" or "not recorded": errors and the audit.
+std::string describe_trust(const cluster_trust& t);
+
 struct cluster_shape {
   uint32_t shard_count = 256;
   std::vector<region_shards> regions;  // residency regions (ascending by region); ranges never overlap
   std::vector<residency_rule> residency;  // ascending by country
+  cluster_trust trust;                    // who may join (cluster/admission)
 };
-// Creates the cluster with `wanted` when no cluster exists yet (settings, regions, one free lease per
-// shard, in one transaction; nodes starting together create it once), and returns the cluster's shape:
-// the existing one when it had been created before, whatever `wanted` says. `wanted` is checked (shards
-// 1..65536, region ranges inside it and disjoint, residency rules naming its regions): invalid_request
-// otherwise.
-result<cluster_shape> ensure_cluster(pg_connection& c, const cluster_shape& wanted);
+// Creates the cluster with `wanted` when no cluster exists yet (settings, regions, trust anchors, one free
+// lease per shard, and the audit row `config.cluster_created` naming node `node_id`, in one transaction;
+// nodes starting together create it once), and returns the cluster's shape: the existing one when it had
+// been created before, whatever `wanted` says. A cluster created before 0006 gets `wanted.trust` recorded
+// (audited as `config.trust_anchor_recorded`), once. `wanted` is checked (shards 1..65536, region ranges
+// inside it and disjoint, residency rules naming its regions, a transport, anchors only with mutual TLS
+// and at least one then): invalid_request otherwise. Whether the node may join is the caller's decision
+// (cluster/admission), on the shape answered here.
+result<cluster_shape> ensure_cluster(pg_connection& c, const cluster_shape& wanted, const std::string& node_id);
+
+// The cluster's shape, or none when no cluster was created yet. Creates nothing.
+result<std::optional<cluster_shape>> read_cluster(pg_connection& c);
+
+// An audit row (storage/security_store's audit_events) for something node `node_id` did or was refused at
+// start: the actor is the node id, the source its address as PostgreSQL sees this connection ("ip:port" like
+// the rows of client connections; "node" over a Unix socket): the node's own configuration cannot forge it.
+result<void> audit_node_event(pg_connection& c, const std::string& node_id, const std::string& action,
+                              const std::string& outcome, const std::string& detail);
 
 // --- membership ---
 enum class member_state { joining, up, draining, down };

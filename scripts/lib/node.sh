@@ -10,7 +10,7 @@
 #   .caudal/operator.secret     the operator's client secret (random, 0600, created once)
 #   .caudal/token.key           the key that encrypts token signing keys in PostgreSQL (random, 0600, once)
 #   .caudal/client.json         defaults of the `caudal` CLI: server, CA file, operator credentials, tenants
-#   .caudal/tls/                the local CA and the nodes' and client certificates (scripts/lib/tls.sh)
+#   .caudal/tls/                the cluster CA, the client CA, the nodes' and client certificates (scripts/lib/tls.sh)
 
 # The node binary; CAUDAL_NODE_BIN replaces it (a stand-in, or a build elsewhere).
 NODE_BIN="${CAUDAL_NODE_BIN:-$CAUDAL_BUILD/cluster/caudal-node}"
@@ -20,7 +20,7 @@ NODE_STOP_TIMEOUT_S="${CAUDAL_STOP_TIMEOUT_S:-10}"
 OPERATOR_SECRET_FILE="$CAUDAL_STATE/operator.secret"
 # The key that encrypts the token signing keys in PostgreSQL (auth.key_file; the same for every node).
 TOKEN_KEY_FILE="$CAUDAL_STATE/token.key"
-# The local CA and the nodes' and clients' certificates (scripts/lib/tls.sh).
+# The cluster CA, the client CA and the certificates they signed (scripts/lib/tls.sh).
 TLS_DIR="$CAUDAL_STATE/tls"
 CLIENT_FILE="$CAUDAL_STATE/client.json"
 

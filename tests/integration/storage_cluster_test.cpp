@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "storage/cluster_store.hpp"
+#include "storage/security_store.hpp"
 #include "tests/support/storage_test_helpers.hpp"
 #include "tests/support/test_database.hpp"
 #include "tests/support/test_env.hpp"
@@ -20,8 +21,14 @@ namespace {
 
 constexpr uint32_t lease_ms = 60000;  // long: a lease only expires when a test says so
 
+// A mutual TLS cluster's trust: one CA, by a made-up fingerprint (storage only checks its form).
+storage::cluster_trust tls_trust(char digit = 'a', const std::string& subject = "CN=Test CA") {
+  return {storage::transport_mode::mutual_tls, {{std::string(64, digit), subject}}};
+}
+
 storage::cluster_shape small_cluster() {
   storage::cluster_shape s;
+  s.trust = tls_trust();
   s.shard_count = 8;
   s.regions.push_back({"br", 6, 2});
   return s;
@@ -58,7 +65,7 @@ storage::shard_lease lease_of(storage::pg_connection& c, uint32_t shard) {
 TEST_CASE("the first node creates the cluster; later ones get its shape whatever they ask") {
   test_database db("cluster_shape");
   auto c = db.connect();
-  auto first = storage::ensure_cluster(*c, small_cluster());
+  auto first = storage::ensure_cluster(*c, small_cluster(), "n1");
   REQUIRE_MESSAGE(first.ok(), why(first));
   CHECK(first->shard_count == 8);
   REQUIRE(first->regions.size() == 1);
@@ -67,8 +74,9 @@ TEST_CASE("the first node creates the cluster; later ones get its shape whatever
   CHECK(first->regions[0].shard_count == 2);
 
   storage::cluster_shape other;
+  other.trust = tls_trust();
   other.shard_count = 256;
-  auto second = storage::ensure_cluster(*c, other);
+  auto second = storage::ensure_cluster(*c, other, "n1");
   REQUIRE_MESSAGE(second.ok(), why(second));
   CHECK(second->shard_count == 8);
   CHECK(second->regions.size() == 1);
@@ -87,34 +95,144 @@ TEST_CASE("invalid cluster shapes are refused and create nothing") {
   test_database db("cluster_bad_shape");
   auto c = db.connect();
   storage::cluster_shape s;
+  s.trust = tls_trust();
   s.shard_count = 0;
-  CHECK(storage::ensure_cluster(*c, s).error().code == errc::invalid_request);
+  CHECK(storage::ensure_cluster(*c, s, "n1").error().code == errc::invalid_request);
   s.shard_count = 8;
   s.regions = {{"br", 0, 4}, {"mx", 3, 2}};
-  CHECK(storage::ensure_cluster(*c, s).error().code == errc::invalid_request);  // overlap
+  CHECK(storage::ensure_cluster(*c, s, "n1").error().code == errc::invalid_request);  // overlap
   s.regions = {{"br", 4, 5}};
-  CHECK(storage::ensure_cluster(*c, s).error().code == errc::invalid_request);  // past the last shard
+  CHECK(storage::ensure_cluster(*c, s, "n1").error().code == errc::invalid_request);  // past the last shard
   s.regions = {{"br", 0, 8}};
-  CHECK(storage::ensure_cluster(*c, s).error().code == errc::invalid_request);  // no global shard
+  CHECK(storage::ensure_cluster(*c, s, "n1").error().code == errc::invalid_request);  // no global shard
   s.regions = {{"br", 0, 4}};
   s.residency = {{"AR", "ar"}};
-  CHECK(storage::ensure_cluster(*c, s).error().code == errc::invalid_request);  // a rule naming no region
+  CHECK(storage::ensure_cluster(*c, s, "n1").error().code == errc::invalid_request);  // a rule naming no region
   s.residency = {{"br", "br"}};
-  CHECK(storage::ensure_cluster(*c, s).error().code == errc::invalid_request);  // not a country code
+  CHECK(storage::ensure_cluster(*c, s, "n1").error().code == errc::invalid_request);  // not a country code
   s.residency = {{"BR", "br"}, {"BR", "br"}};
-  CHECK(storage::ensure_cluster(*c, s).error().code == errc::invalid_request);  // twice
+  CHECK(storage::ensure_cluster(*c, s, "n1").error().code == errc::invalid_request);  // twice
+  // Who may join: a transport is required, anchors go with mutual TLS only, and are SHA-256 fingerprints.
+  s.residency = {};
+  s.trust = {};
+  CHECK(storage::ensure_cluster(*c, s, "n1").error().code == errc::invalid_request);  // no transport
+  s.trust = tls_trust();
+  s.trust.transport = storage::transport_mode::insecure;
+  CHECK(storage::ensure_cluster(*c, s, "n1").error().code == errc::invalid_request);  // insecure with a CA
+  s.trust = {storage::transport_mode::mutual_tls, {}};
+  CHECK(storage::ensure_cluster(*c, s, "n1").error().code == errc::invalid_request);  // TLS without a CA
+  s.trust = {storage::transport_mode::mutual_tls, {{std::string(64, 'A'), "CN=upper case"}}};
+  CHECK(storage::ensure_cluster(*c, s, "n1").error().code == errc::invalid_request);  // not lower-case hex
+  s.trust = {storage::transport_mode::mutual_tls, {{"abc", "CN=short"}}};
+  CHECK(storage::ensure_cluster(*c, s, "n1").error().code == errc::invalid_request);  // too short
+  s.trust = tls_trust();
+  s.trust.anchors.push_back(s.trust.anchors.front());
+  CHECK(storage::ensure_cluster(*c, s, "n1").error().code == errc::invalid_request);  // twice
   CHECK(scalar(*c, "SELECT count(*) FROM cluster_settings") == "0");
   CHECK(scalar(*c, "SELECT count(*) FROM shard_leases") == "0");
+  CHECK(scalar(*c, "SELECT count(*) FROM cluster_trust_anchors") == "0");
+  CHECK(scalar(*c, "SELECT count(*) FROM audit_events") == "0");
+}
+
+TEST_CASE("creating the cluster records its trust anchor and audits it, in one transaction; later nodes change nothing") {
+  test_database db("cluster_trust");
+  auto c = db.connect();
+  auto none = storage::read_cluster(*c);
+  REQUIRE_MESSAGE(none.ok(), why(none));
+  CHECK_FALSE(none->has_value());
+
+  storage::cluster_shape s;
+  s.shard_count = 16;
+  s.regions = {{"eu", 12, 4}};
+  s.residency = {{"DE", "eu"}};
+  s.trust = tls_trust('b', "CN=Caudal local CA");
+  auto made = storage::ensure_cluster(*c, s, "n1");
+  REQUIRE_MESSAGE(made.ok(), why(made));
+  CHECK(made->trust.transport == storage::transport_mode::mutual_tls);
+  REQUIRE(made->trust.anchors.size() == 1);
+  CHECK(made->trust.anchors[0].sha256 == std::string(64, 'b'));
+  CHECK(made->trust.anchors[0].subject == "CN=Caudal local CA");
+  CHECK(scalar(*c, "SELECT transport FROM cluster_settings") == "mutual_tls");
+
+  // The creation's audit row: the node id acts, from the address PostgreSQL sees; every setting, no secret.
+  auto audit = storage::list_audit(*c, 0, 100);
+  REQUIRE_MESSAGE(audit.ok(), why(audit));
+  REQUIRE(audit->size() == 1);
+  const auto& e = audit->front();
+  CHECK(e.action == "config.cluster_created");
+  CHECK(e.client_id == "n1");
+  CHECK(e.outcome == "ok");
+  CHECK(e.source == scalar(*c, "SELECT host(inet_client_addr()) || ':' || inet_client_port()"));
+  CHECK_MESSAGE(e.detail.find("shards=16") != std::string::npos, e.detail);
+  CHECK_MESSAGE(e.detail.find("regions=eu:12+4") != std::string::npos, e.detail);
+  CHECK_MESSAGE(e.detail.find("residency=DE:eu") != std::string::npos, e.detail);
+  CHECK_MESSAGE(e.detail.find("mutual TLS, CA sha256:" + std::string(64, 'b') + " (CN=Caudal local CA)") !=
+                    std::string::npos,
+                e.detail);
+
+  // Another node asking for another CA (or insecure) gets the recorded trust; nothing is written or audited.
+  s.trust = tls_trust('c');
+  auto again = storage::ensure_cluster(*c, s, "n2");
+  REQUIRE_MESSAGE(again.ok(), why(again));
+  CHECK(again->trust.anchors.at(0).sha256 == std::string(64, 'b'));
+  s.trust = {storage::transport_mode::insecure, {}};
+  auto insecure = storage::ensure_cluster(*c, s, "n3");
+  REQUIRE_MESSAGE(insecure.ok(), why(insecure));
+  CHECK(insecure->trust.transport == storage::transport_mode::mutual_tls);
+  CHECK(scalar(*c, "SELECT count(*) FROM cluster_trust_anchors") == "1");
+  CHECK(scalar(*c, "SELECT count(*) FROM audit_events") == "1");
+  auto read = storage::read_cluster(*c);
+  REQUIRE_MESSAGE(read.ok(), why(read));
+  REQUIRE(read->has_value());
+  CHECK((*read)->trust.anchors == made->trust.anchors);
+}
+
+TEST_CASE("an insecure cluster records no anchor; a cluster from before trust anchors takes the first node's, once") {
+  test_database db("cluster_trust_adopt");
+  auto c = db.connect();
+  storage::cluster_shape s;
+  s.shard_count = 8;
+  s.trust = {storage::transport_mode::insecure, {}};
+  auto made = storage::ensure_cluster(*c, s, "dev1");
+  REQUIRE_MESSAGE(made.ok(), why(made));
+  CHECK(made->trust.transport == storage::transport_mode::insecure);
+  CHECK(made->trust.anchors.empty());
+  CHECK(scalar(*c, "SELECT transport FROM cluster_settings") == "insecure");
+
+  // As a cluster created before 0006 looks once migrated: no transport recorded.
+  sql_ok(*c, "UPDATE cluster_settings SET transport = NULL");
+  sql_ok(*c, "DELETE FROM audit_events");
+  auto old = storage::read_cluster(*c);
+  REQUIRE_MESSAGE(old.ok(), why(old));
+  REQUIRE(old->has_value());
+  CHECK((*old)->trust.transport == storage::transport_mode::unrecorded);
+  s.trust = tls_trust('d', "CN=Adopted CA");
+  auto adopted = storage::ensure_cluster(*c, s, "n7");
+  REQUIRE_MESSAGE(adopted.ok(), why(adopted));
+  CHECK(adopted->trust.transport == storage::transport_mode::mutual_tls);
+  REQUIRE(adopted->trust.anchors.size() == 1);
+  CHECK(adopted->trust.anchors[0].sha256 == std::string(64, 'd'));
+  s.trust = tls_trust('e');
+  auto second = storage::ensure_cluster(*c, s, "n8");
+  REQUIRE_MESSAGE(second.ok(), why(second));
+  CHECK(second->trust.anchors.at(0).sha256 == std::string(64, 'd'));
+  auto audit = storage::list_audit(*c, 0, 100);
+  REQUIRE_MESSAGE(audit.ok(), why(audit));
+  REQUIRE(audit->size() == 1);
+  CHECK(audit->front().action == "config.trust_anchor_recorded");
+  CHECK(audit->front().client_id == "n7");
+  CHECK_MESSAGE(audit->front().detail.find(std::string(64, 'd')) != std::string::npos, audit->front().detail);
 }
 
 TEST_CASE("regions are numbered and residency rules kept with the cluster; a second shape changes nothing") {
   test_database db("cluster_residency");
   auto c = db.connect();
   storage::cluster_shape s;
+  s.trust = tls_trust();
   s.shard_count = 16;
   s.regions = {{"eu", 8, 4}, {"br", 12, 4}};
   s.residency = {{"DE", "eu"}, {"BR", "br"}};
-  auto made = storage::ensure_cluster(*c, s);
+  auto made = storage::ensure_cluster(*c, s, "n1");
   REQUIRE(made.ok());
   REQUIRE(made->regions.size() == 2);
   CHECK(made->regions[0].region == "br");  // ascending by name, numbered in the order given
@@ -124,8 +242,9 @@ TEST_CASE("regions are numbered and residency rules kept with the cluster; a sec
   CHECK(made->residency[0].country == "BR");
   CHECK(made->residency[1].region == "eu");
   storage::cluster_shape other;
+  other.trust = tls_trust();
   other.shard_count = 16;
-  auto again = storage::ensure_cluster(*c, other);
+  auto again = storage::ensure_cluster(*c, other, "n1");
   REQUIRE(again.ok());
   CHECK(again->residency.size() == 2);
 }
@@ -162,7 +281,7 @@ TEST_CASE("joining gives a new incarnation each time; members are listed with th
 TEST_CASE("a heartbeat renews the node's own leases; a silent node is declared down and must rejoin") {
   test_database db("cluster_heartbeat");
   auto c = db.connect();
-  REQUIRE(storage::ensure_cluster(*c, small_cluster()).ok());
+  REQUIRE(storage::ensure_cluster(*c, small_cluster(), "n1").ok());
   auto a = join_ok(*c, "a");
   auto b = join_ok(*c, "b");
   CHECK(acquire_ok(*c, a, {0, 1}) == std::vector<held_lease>{{0, 1}, {1, 1}});
@@ -210,7 +329,7 @@ TEST_CASE("a heartbeat renews the node's own leases; a silent node is declared d
 TEST_CASE("drain: a member set draining stays so through heartbeats and `up`, takes nothing; errors are clear") {
   test_database db("cluster_drain");
   auto c = db.connect();
-  REQUIRE(storage::ensure_cluster(*c, small_cluster()).ok());
+  REQUIRE(storage::ensure_cluster(*c, small_cluster(), "n1").ok());
   auto a = join_ok(*c, "a");
   REQUIRE(storage::set_state(*c, a, member_state::up).ok());
   CHECK(acquire_ok(*c, a, {0, 1}) == std::vector<held_lease>{{0, 1}, {1, 1}});
@@ -263,7 +382,7 @@ TEST_CASE("drain: a member set draining stays so through heartbeats and `up`, ta
 TEST_CASE("leases: taken once, kept by their holder, taken over with the next epoch only when expired or released") {
   test_database db("cluster_leases");
   auto c = db.connect();
-  REQUIRE(storage::ensure_cluster(*c, small_cluster()).ok());
+  REQUIRE(storage::ensure_cluster(*c, small_cluster(), "n1").ok());
   auto a = join_ok(*c, "a");
   auto b = join_ok(*c, "b");
 
@@ -313,8 +432,9 @@ TEST_CASE("two nodes racing for the same free shards: each shard goes to exactly
   test_database db("cluster_race");
   auto setup = db.connect();
   storage::cluster_shape s;
+  s.trust = tls_trust();
   s.shard_count = 64;
-  REQUIRE(storage::ensure_cluster(*setup, s).ok());
+  REQUIRE(storage::ensure_cluster(*setup, s, "n1").ok());
   std::vector<uint32_t> all(64);
   for (uint32_t i = 0; i < 64; ++i)
     all[i] = i;

@@ -31,7 +31,8 @@ struct two_shards {
   explicit two_shards(storage::pg_connection& c) {
     storage::cluster_shape s;
     s.shard_count = 8;
-    REQUIRE(storage::ensure_cluster(c, s).ok());
+    s.trust.transport = storage::transport_mode::insecure;
+    REQUIRE(storage::ensure_cluster(c, s, "a").ok());
     auto ja = storage::join(c, "a", {"", "rpc-a", "http-a"}, "us");
     auto jb = storage::join(c, "b", {"", "rpc-b", "http-b"}, "us");
     REQUIRE(ja.ok());

@@ -61,8 +61,8 @@ struct tls_dir_holder {
     path = make_temp_dir();
     int status = 0;
     std::string out = run_command(std::string(CAUDAL_SCRIPTS_DIR) + "/lib/make-certs '" + path +
-                                      "' node client 2>&1 && " + CAUDAL_SCRIPTS_DIR + "/lib/make-certs '" + path +
-                                      "/other-ca' node 2>&1",
+                                      "' node --clients client 2>&1 && " + CAUDAL_SCRIPTS_DIR + "/lib/make-certs '" +
+                                      path + "/other-ca' node 2>&1",
                                   &status);
     REQUIRE_MESSAGE(status == 0, "make-certs failed: " << out);
   }
@@ -82,7 +82,11 @@ std::string node_process::ca_file() const {
   return opts_.tls_ca_file.empty() ? test_tls_dir() + "/ca.pem" : opts_.tls_ca_file;
 }
 
-node_process::node_process(node_options opts) : opts_(std::move(opts)) {
+node_process::node_process(node_options opts) : node_process(std::move(opts), deferred) {
+  start();
+}
+
+node_process::node_process(node_options opts, deferred_t) : opts_(std::move(opts)) {
   dir_ = make_temp_dir();
   log_ = dir_ + "/node.log";
   {
@@ -95,7 +99,6 @@ node_process::node_process(node_options opts) : opts_(std::move(opts)) {
     k << opts_.key_encryption_key_hex << "\n";
   }
   chmod((dir_ + "/token.key").c_str(), 0600);
-  start();
 }
 
 node_process::~node_process() {
@@ -107,9 +110,9 @@ node_process::~node_process() {
     std::filesystem::remove_all(dir_);
 }
 
-void node_process::start() {
+void node_process::launch() {
   REQUIRE(pid_ <= 0);
-  std::string ready = dir_ + "/ready";
+  const std::string ready = dir_ + "/ready";
   std::remove(ready.c_str());
   std::vector<std::string> args = {CAUDAL_NODE_BINARY,
                                    "--pg-url",
@@ -157,6 +160,11 @@ void node_process::start() {
     _exit(127);
   }
   pid_ = pid;
+}
+
+void node_process::start() {
+  launch();
+  const std::string ready = dir_ + "/ready";
   // Generous: a busy 2-core machine, Argon2 hashing of the operator secret, migrations.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -176,6 +184,30 @@ void node_process::start() {
   }
   FAIL("caudal-node did not become ready within 60 s; log:\n" << log_tail());
 }
+
+int node_process::start_refused(std::chrono::seconds timeout) {
+  launch();
+  const std::string ready = dir_ + "/ready";
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    if (read_file(ready).find('\n') != std::string::npos) {
+      stop();
+      FAIL_CHECK("caudal-node started although it should have been refused; log:\n" << log_tail());
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  stop();
+  FAIL_CHECK("caudal-node neither served nor exited within " << timeout.count() << " s; log:\n" << log_tail());
+  return -1;
+}
+
+std::string node_process::log_text() const { return read_file(log_); }
 
 void node_process::stop() {
   if (pid_ <= 0)

@@ -3,6 +3,7 @@
 // from CAUDAL_READY_FILE), with its own log file, stopped (or killed) by the test.
 #include <sys/types.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -25,11 +26,18 @@ struct node_options {
 class node_process {
  public:
   explicit node_process(node_options opts);  // starts and waits until it serves (fails the test if not)
+  // Prepared but not started: call start() or start_refused().
+  struct deferred_t {};
+  static constexpr deferred_t deferred{};
+  node_process(node_options opts, deferred_t);
   ~node_process();                           // SIGTERM, then SIGKILL after a grace period
   node_process(const node_process&) = delete;
   node_process& operator=(const node_process&) = delete;
 
   void start();
+  // Starts a node that must refuse to start: waits until it exits on its own and answers its exit status.
+  // Fails the test (and stops it) if it serves instead, or neither serves nor exits within `timeout`.
+  int start_refused(std::chrono::seconds timeout = std::chrono::seconds(60));
   void stop();       // SIGTERM and wait
   void kill9();      // SIGKILL and wait: a crash
   void restart() { stop(); start(); }
@@ -44,8 +52,11 @@ class node_process {
   std::string ca_file() const;
   const node_options& options() const { return opts_; }
   std::string log_tail(size_t lines = 40) const;
+  std::string log_text() const;  // the whole log
 
  private:
+  void launch();  // forks and execs the node; start() and start_refused() wait for it
+
   node_options opts_;
   std::string dir_;  // temp folder: log, ready file, operator secret
   std::string log_;
@@ -55,8 +66,9 @@ class node_process {
   pid_t pid_ = -1;
 };
 
-// The folder of this test process's CA and certificates (made once with scripts/lib/make-certs, removed at
-// exit): ca.pem, node.pem/node.key (what nodes present), client.pem/client.key, and other-ca/ (a second,
+// The folder of this test process's CAs and certificates (made once with scripts/lib/make-certs, removed at
+// exit): ca.pem (the cluster CA), node.pem/node.key (what nodes present, signed by ca.pem), client-ca.pem
+// and client.pem/client.key (a client certificate, signed by the client CA), and other-ca/ (a second,
 // unrelated CA with its own node certificate, for the "certificate from another CA" tests).
 const std::string& test_tls_dir();
 

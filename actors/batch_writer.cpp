@@ -15,23 +15,25 @@ namespace {
 
 size_t unit_size(const commit_work& w) {
   const auto& c = w.changes;
-  return c.created_accounts.size() + c.created_transfers.size() + c.account_updates.size() +
-         c.failed_transfers.size() + c.pending_updates.size() + 1;
+  return c.created_accounts.size() + c.created_transfers.size() + c.account_updates.size() + c.failed_transfers.size() +
+         c.pending_updates.size() + 1;
 }
 
 class writer {
  public:
   writer(caf::blocking_actor* self, batch_writer_config cfg) : self_(self), cfg_(std::move(cfg)) {
     if (cfg_.metrics != nullptr) {
-      commit_latency_ = &cfg_.metrics->add_histogram("caudal_group_commit_duration_seconds",
-                                                     "Time of one group commit (one PostgreSQL transaction)")
+      commit_latency_ = &cfg_.metrics
+                             ->add_histogram("caudal_group_commit_duration_seconds",
+                                             "Time of one group commit (one PostgreSQL transaction)")
                              .with();
-      commit_units_ = &cfg_.metrics->add_histogram("caudal_group_commit_units", "Tenant units per group commit", {},
-                                                   metrics::histogram_buckets::sizes())
+      commit_units_ = &cfg_.metrics
+                           ->add_histogram("caudal_group_commit_units", "Tenant units per group commit", {},
+                                           metrics::histogram_buckets::sizes())
                            .with();
-      commit_rows_ = &cfg_.metrics->add_histogram("caudal_group_commit_rows",
-                                                  "Created accounts and transfers per group commit", {},
-                                                  metrics::histogram_buckets::sizes())
+      commit_rows_ = &cfg_.metrics
+                          ->add_histogram("caudal_group_commit_rows", "Created accounts and transfers per group commit",
+                                          {}, metrics::histogram_buckets::sizes())
                           .with();
       failures_ = &cfg_.metrics->add_counter("caudal_group_commit_failures_total", "Failed group commits by reason",
                                              {"reason"});
@@ -65,15 +67,16 @@ class writer {
       self_->receive(on_commit, on_barrier, on_delay, on_exit, on_stop);
       bool drained = false;
       while (running && !drained && items_ < cfg_.max_items)
-        self_->receive(on_commit, on_barrier, on_delay, on_exit, on_stop,
-                       caf::after(std::chrono::seconds(0)) >> [&] { drained = true; });
+        self_->receive(
+            on_commit, on_barrier, on_delay, on_exit, on_stop,
+            caf::after(std::chrono::seconds(0)) >> [&] { drained = true; });
       flush();
     }
   }
 
  private:
   void connect() {
-    auto c = storage::pg_connection::open(cfg_.pg_url, "caudal-writer");
+    auto c = storage::pg_connection::open(cfg_.pg_url, "caudal-writer", storage::writer_session_settings);
     if (cfg_.db_healthy)
       cfg_.db_healthy->store(c.ok());
     if (c) {
@@ -142,8 +145,8 @@ class writer {
           }
         }
         if (!fenced.empty()) {
-          cfg_.log->warn("group commit: {} of {} units refused, their shard lease is no longer held",
-                         fenced.size(), writable.size());
+          cfg_.log->warn("group commit: {} of {} units refused, their shard lease is no longer held", fenced.size(),
+                         writable.size());
           if (fenced_units_ != nullptr)
             fenced_units_->inc(fenced.size());
         }

@@ -125,8 +125,11 @@ result<std::optional<client_record>> find_client(pg_connection& c, const std::st
     if (end == std::string::npos)
       end = scopes.size();
     const std::string name = scopes.substr(pos, end - pos);
-    out.scopes |= name == "ledger:read" ? 1u : name == "ledger:write" ? 2u : name == "onboarding" ? 4u
-                : name == "admin" ? 8u : 0u;
+    out.scopes |= name == "ledger:read"    ? 1u
+                  : name == "ledger:write" ? 2u
+                  : name == "onboarding"   ? 4u
+                  : name == "admin"        ? 8u
+                                           : 0u;
     pos = end + 1;
   }
   return std::optional<client_record>(std::move(out));

@@ -158,9 +158,8 @@ std::vector<held_lease> leases_of(const pg_rows& r, int shard_col, int epoch_col
 }
 
 bool is_sha256_hex(const std::string& s) {
-  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char ch) {
-           return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
-         });
+  return s.size() == 64 &&
+         std::all_of(s.begin(), s.end(), [](char ch) { return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'); });
 }
 
 result<void> check_trust(const cluster_trust& t) {
@@ -245,9 +244,10 @@ result<void> check_shape(const cluster_shape& s) {
                             std::isupper(static_cast<unsigned char>(rule.country[1]));
     if (!country_ok)
       return failure{errc::invalid_request, "cluster: residency country '" + rule.country + "' is not two capitals"};
-    if (std::none_of(s.regions.begin(), s.regions.end(), [&](const region_shards& r) { return r.region == rule.region; }))
-      return failure{errc::invalid_request,
-                     "cluster: residency of " + rule.country + " names region '" + rule.region + "', which has no shards"};
+    if (std::none_of(s.regions.begin(), s.regions.end(),
+                     [&](const region_shards& r) { return r.region == rule.region; }))
+      return failure{errc::invalid_request, "cluster: residency of " + rule.country + " names region '" + rule.region +
+                                                "', which has no shards"};
     for (size_t j = 0; j < i; ++j)
       if (s.residency[j].country == rule.country)
         return failure{errc::invalid_request, "cluster: residency of " + rule.country + " given twice"};

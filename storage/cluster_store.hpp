@@ -48,7 +48,7 @@ std::string describe_trust(const cluster_trust& t);
 
 struct cluster_shape {
   uint32_t shard_count = 256;
-  std::vector<region_shards> regions;  // residency regions (ascending by region); ranges never overlap
+  std::vector<region_shards> regions;     // residency regions (ascending by region); ranges never overlap
   std::vector<residency_rule> residency;  // ascending by country
   cluster_trust trust;                    // who may join (cluster/admission)
 };

@@ -55,12 +55,14 @@ PGconn* connect_raw(const std::string& url, const std::string& application_name)
 
 // After a successful connect: the session settings. Failures: database_unavailable (the detail never
 // holds the URL, which may carry a password; libpq's messages name host, port and user only).
-result<void> setup_session(PGconn* c) {
+result<void> setup_session(PGconn* c, const std::string& more_settings) {
   if (c == nullptr)
     return result<void>(errc::database_unavailable, "out of memory creating a connection");
   if (PQstatus(c) != CONNECTION_OK)
     return result<void>(errc::database_unavailable, "connect: " + trimmed(PQerrorMessage(c)));
-  PGresult* r = PQexec(c, session_setup);
+  const std::string setup =
+      more_settings.empty() ? std::string(session_setup) : std::string(session_setup) + "; " + more_settings;
+  PGresult* r = PQexec(c, setup.c_str());
   const bool ok = r != nullptr && PQresultStatus(r) == PGRES_COMMAND_OK;
   std::string detail = ok ? std::string() : "session setup: " + trimmed(PQerrorMessage(c));
   PQclear(r);
@@ -78,8 +80,11 @@ bool ok_status(const PGresult* r) {
 
 }  // namespace
 
-pg_connection::pg_connection(PGconn* c, std::string url, std::string application_name)
-    : conn_(c), url_(std::move(url)), application_name_(std::move(application_name)) {
+pg_connection::pg_connection(PGconn* c, std::string url, std::string application_name, std::string settings)
+    : conn_(c),
+      url_(std::move(url)),
+      application_name_(std::move(application_name)),
+      session_settings_(std::move(settings)) {
   install_notice_receiver();
 }
 
@@ -106,16 +111,16 @@ pg_connection::~pg_connection() {
     PQfinish(conn_);
 }
 
-result<std::unique_ptr<pg_connection>> pg_connection::open(const std::string& url,
-                                                           const std::string& application_name) {
+result<std::unique_ptr<pg_connection>> pg_connection::open(const std::string& url, const std::string& application_name,
+                                                           const std::string& session_settings) {
   PGconn* c = connect_raw(url, application_name);
-  auto setup = setup_session(c);
+  auto setup = setup_session(c, session_settings);
   if (!setup.ok()) {
     if (c != nullptr)
       PQfinish(c);
     return setup.error();
   }
-  return std::unique_ptr<pg_connection>(new pg_connection(c, url, application_name));
+  return std::unique_ptr<pg_connection>(new pg_connection(c, url, application_name, session_settings));
 }
 
 result<std::unique_ptr<pg_connection>> pg_connection::open_interruptible(const std::string& url,
@@ -132,8 +137,7 @@ result<std::unique_ptr<pg_connection>> pg_connection::open_interruptible(const s
   };
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(connect_timeout_s);
   PostgresPollingStatusType state = PGRES_POLLING_WRITING;
-  while (c != nullptr && PQstatus(c) != CONNECTION_BAD && state != PGRES_POLLING_OK &&
-         state != PGRES_POLLING_FAILED) {
+  while (c != nullptr && PQstatus(c) != CONNECTION_BAD && state != PGRES_POLLING_OK && state != PGRES_POLLING_FAILED) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0)
@@ -150,13 +154,13 @@ result<std::unique_ptr<pg_connection>> pg_connection::open_interruptible(const s
       state = PQconnectPoll(c);
   }
   // OK, or failed: setup_session reports libpq's message (host, port and user at most, never the URL).
-  auto setup = setup_session(c);
+  auto setup = setup_session(c, {});
   if (!setup.ok()) {
     if (c != nullptr)
       PQfinish(c);
     return setup.error();
   }
-  return std::unique_ptr<pg_connection>(new pg_connection(c, url, application_name));
+  return std::unique_ptr<pg_connection>(new pg_connection(c, url, application_name, {}));
 }
 
 bool pg_connection::healthy() const {
@@ -183,7 +187,7 @@ result<void> pg_connection::reconnect() {
   prepared_.clear();
   conn_ = connect_raw(url_, application_name_);
   install_notice_receiver();
-  return setup_session(conn_);
+  return setup_session(conn_, session_settings_);
 }
 
 int pg_connection::backend_pid() const {
@@ -301,8 +305,8 @@ result<std::vector<pg_rows>> pg_connection::query_pipeline(const std::vector<pip
       lengths.push_back(p.length);
       formats.push_back(p.format);
     }
-    if (PQsendQueryPrepared(conn_, st.name.c_str(), static_cast<int>(st.params.size()), values.data(),
-                            lengths.data(), formats.data(), 0) != 1) {
+    if (PQsendQueryPrepared(conn_, st.name.c_str(), static_cast<int>(st.params.size()), values.data(), lengths.data(),
+                            formats.data(), 0) != 1) {
       sent = false;
       break;
     }

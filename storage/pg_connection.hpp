@@ -29,7 +29,10 @@ class pg_connection {
  public:
   // Connects to `url` (a libpq connection URI) with application_name set (it names our backends in
   // pg_stat_activity, which the fault tests use), synchronous_commit on.
-  static result<std::unique_ptr<pg_connection>> open(const std::string& url, const std::string& application_name);
+  // `session_settings`: more SET statements for this connection (e.g. storage::writer_session_settings),
+  // applied after ours on every (re)connect.
+  static result<std::unique_ptr<pg_connection>> open(const std::string& url, const std::string& application_name,
+                                                     const std::string& session_settings = {});
   // The same, for a thread that must stop promptly (the revocation listener): connects without blocking
   // (libpq's PQconnectStartParams/PQconnectPoll) and gives up, with database_unavailable, as soon as
   // `interrupt_fd` is readable or after the connect timeout (10 s, as open()'s). The fd is only polled,
@@ -93,12 +96,13 @@ class pg_connection {
   failure failure_from(const PGresult* r, const char* what);
 
  private:
-  pg_connection(PGconn* c, std::string url, std::string application_name);
+  pg_connection(PGconn* c, std::string url, std::string application_name, std::string session_settings);
   result<void> prepare_if_needed(const std::string& name, const std::string& sql);
 
   PGconn* conn_;
   std::string url_;
   std::string application_name_;
+  std::string session_settings_;
   std::vector<std::string> prepared_;
   std::string last_sqlstate_;
   std::string last_constraint_;

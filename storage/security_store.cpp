@@ -25,10 +25,14 @@ uint32_t scope_bits(const std::string& text) {
     if (end == std::string::npos)
       end = text.size();
     std::string name = text.substr(pos, end - pos);
-    if (name == "ledger:read") bits |= 1;
-    if (name == "ledger:write") bits |= 2;
-    if (name == "onboarding") bits |= 4;
-    if (name == "admin") bits |= 8;
+    if (name == "ledger:read")
+      bits |= 1;
+    if (name == "ledger:write")
+      bits |= 2;
+    if (name == "onboarding")
+      bits |= 4;
+    if (name == "admin")
+      bits |= 8;
     pos = end + 1;
   }
   return bits;
@@ -75,7 +79,6 @@ result<std::vector<client_info>> read_clients(const pg_rows& r) {
 
 }  // namespace
 
-
 result<client_info> create_client(pg_connection& c, const std::string& client_id, std::optional<tenant_id> t,
                                   uint32_t scopes, const std::string& secret_hash) {
   const std::string tenant_text = t ? rows::tenant_param(*t) : std::string();
@@ -111,8 +114,8 @@ bool well_formed_client_id(std::string_view id) {
   if (id.empty() || id.size() > 128)
     return false;
   return std::all_of(id.begin(), id.end(), [](char ch) {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
-           ch == '.' || ch == '-';
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' ||
+           ch == '-';
   });
 }
 

@@ -22,7 +22,9 @@ template <class T>
 errc code_of(const result<T>& r) {
   return r.ok() ? errc::none : r.error().code;
 }
-errc code_of(const result<void>& r) { return r.ok() ? errc::none : r.error().code; }
+errc code_of(const result<void>& r) {
+  return r.ok() ? errc::none : r.error().code;
+}
 
 int64_t now_s() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();

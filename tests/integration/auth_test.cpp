@@ -1,6 +1,8 @@
 // OAuth 2.0 client credentials, access tokens, scopes, client management, revocation, key rotation, rate
 // limits and the audit table (issue 5), against a real node over TLS.
+#include <capnp/rpc-twoparty.h>
 #include <doctest/doctest.h>
+#include <kj/async-io.h>
 
 #include <algorithm>
 #include <chrono>
@@ -8,14 +10,11 @@
 #include <sstream>
 #include <thread>
 
-#include <capnp/rpc-twoparty.h>
-#include <kj/async-io.h>
-
 #include "schemas/api.capnp.h"
 #include "security/jwt.hpp"
-#include "security/tls.hpp"
 #include "security/key_ring.hpp"
 #include "security/key_wrap.hpp"
+#include "security/tls.hpp"
 #include "tests/support/ledger_fixture.hpp"
 #include "tests/support/raw_rpc.hpp"
 
@@ -24,7 +23,9 @@ using namespace caudal::test;
 
 namespace {
 
-errc code_of(const result<void>& r) { return r.ok() ? errc::none : r.error().code; }
+errc code_of(const result<void>& r) {
+  return r.ok() ? errc::none : r.error().code;
+}
 template <class T>
 errc code_of(const result<T>& r) {
   return r.ok() ? errc::none : r.error().code;
@@ -227,7 +228,7 @@ TEST_CASE("client credentials, tokens, scopes, revocation, key rotation and the 
   CHECK(audited(events, "authenticate", "unauthenticated", reader->client.client_id));  // old secret
   CHECK(audited(events, "authenticate", "forbidden", reader->client.client_id));        // scope not held
   CHECK(audited(events, "open_session", "ok", a.created.client_id));
-  CHECK(audited(events, "open_session", "unauthenticated"));                  // forged, altered, expired
+  CHECK(audited(events, "open_session", "unauthenticated"));                         // forged, altered, expired
   CHECK(audited(events, "create_accounts", "forbidden", reader->client.client_id));  // missing scope
   CHECK(audited(events, "create_transfers", "forbidden", fx.node->options().operator_client_id));
   CHECK(audited(events, "admin", "forbidden", a.created.client_id));

@@ -45,9 +45,9 @@ class bench_sandbox {
 
   bench_run run(const std::string& args) const {
     bench_run r;
-    r.out = run_command("CAUDAL_CLIENT_FILE='" + (dir_ / "client.json").string() + "' '" CAUDAL_CLI_BINARY "' bench " +
-                            args + " 2>&1",
-                        &r.code);
+    r.out = run_command(
+        "CAUDAL_CLIENT_FILE='" + (dir_ / "client.json").string() + "' '" CAUDAL_CLI_BINARY "' bench " + args + " 2>&1",
+        &r.code);
     const auto end = r.out.find_last_not_of('\n');
     const auto start = end == std::string::npos ? std::string::npos : r.out.rfind('\n', end);
     const std::string last = end == std::string::npos ? "" : r.out.substr(start == std::string::npos ? 0 : start + 1);

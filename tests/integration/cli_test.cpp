@@ -597,7 +597,8 @@ TEST_CASE("ledger commands retry a retryable failure with the same ids") {
   const auto started = std::chrono::steady_clock::now();
   CHECK(cli.caudal_json("transfer create --tenant acme --id 7 --debit 1 --credit 2 --amount 5 --ledger 1 --code 1") ==
         results({"ok"}));
-  MESSAGE("answered after " << std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::steady_clock::now() - started).count() << " ms");
+  MESSAGE("answered after "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()
+          << " ms");
   CHECK(sql_one(*fx.db.connect(), "SELECT count(*) FROM transfers") == "1");
 }

@@ -25,7 +25,9 @@ using namespace caudal::test;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 size_t count(const std::string& s, const std::string& part) {
   size_t n = 0;
@@ -41,13 +43,16 @@ std::string whole_log(const node_process& n) {
   return ss.str();
 }
 
-std::string tls_file(const std::string& name) { return test_tls_dir() + "/" + name; }
+std::string tls_file(const std::string& name) {
+  return test_tls_dir() + "/" + name;
+}
 
 // Plain TCP to the cluster port: a BASP handshake is sent as cleartext; what comes back (nothing readable).
 std::string plain_probe(const std::string& address) {
   const auto colon = address.rfind(':');
   return run_command("timeout 10 bash -c 'exec 3<>/dev/tcp/" + address.substr(0, colon) + "/" +
-                     address.substr(colon + 1) + "; printf \"\\x00\\x00\\x00\\x10caudal-probe\" >&3; "
+                     address.substr(colon + 1) +
+                     "; printf \"\\x00\\x00\\x00\\x10caudal-probe\" >&3; "
                      "timeout 3 cat <&3 | head -c 64 | od -An -c' 2>&1");
 }
 
@@ -158,8 +163,8 @@ TEST_CASE("the cluster port refuses all but nodes of the cluster CA, and the nod
   forward_some(via_n2, next_id, "after no client certificate (n2 -> n1)");
   // A node certificate of another CA (the client trusts our CA, so the refusal is the server's).
   {
-    auto p = s_client(port, "-tls1_3 -cert '" + tls_file("other-ca/node.pem") + "' -key '" +
-                                tls_file("other-ca/node.key") + "'");
+    auto p = s_client(
+        port, "-tls1_3 -cert '" + tls_file("other-ca/node.pem") + "' -key '" + tls_file("other-ca/node.key") + "'");
     CHECK_MESSAGE(contains(p, "alert unknown ca"), p);
   }
   forward_some(via_n1, next_id, "after another CA (n1 -> n2)");
@@ -191,8 +196,8 @@ namespace {
 
 // Leases long enough that a frozen node keeps its shards while the middleman finds it silent.
 std::vector<std::string> slow_lease_args(const std::string& id) {
-  return {"--node-id", id, "--heartbeat-ms", "1000", "--lease-ms", "10000", "--silent-after-ms", "10000",
-          "--peer-heartbeat-ms", "200", "--peer-timeout-ms", "1000"};
+  return {"--node-id",         id,      "--heartbeat-ms",      "1000", "--lease-ms",        "10000",
+          "--silent-after-ms", "10000", "--peer-heartbeat-ms", "200",  "--peer-timeout-ms", "1000"};
 }
 
 }  // namespace

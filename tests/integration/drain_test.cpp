@@ -33,8 +33,8 @@ using caudal::test::make_account;
 using caudal::test::make_transfer;
 using caudal::test::node_options;
 using caudal::test::node_process;
-using caudal::test::session_on;
 using caudal::test::scalar;
+using caudal::test::session_on;
 using ledger::create_transfer_result;
 namespace fs = std::filesystem;
 

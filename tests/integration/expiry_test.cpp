@@ -24,13 +24,14 @@ std::pair<std::string, std::string> state_in_db(test_database& db, uint64_t tena
                 static_cast<unsigned long long>((pending_lo >> 48) & 0xffff),
                 static_cast<unsigned long long>(pending_lo & 0xffffffffffffull));
   std::string t = std::to_string(tenant);
-  auto st = conn->query("SELECT state FROM pending_transfers WHERE tenant_id = $1 AND id = $2::uuid",
-                        {t.c_str(), uuid});
+  auto st =
+      conn->query("SELECT state FROM pending_transfers WHERE tenant_id = $1 AND id = $2::uuid", {t.c_str(), uuid});
   REQUIRE(st.ok());
   REQUIRE(st->size() == 1);
-  auto bal = conn->query("SELECT debits_pending FROM accounts WHERE tenant_id = $1 AND id = "
-                         "'00000000-0000-0000-0000-000000000001'::uuid",
-                         {t.c_str()});
+  auto bal = conn->query(
+      "SELECT debits_pending FROM accounts WHERE tenant_id = $1 AND id = "
+      "'00000000-0000-0000-0000-000000000001'::uuid",
+      {t.c_str()});
   REQUIRE(bal.ok());
   REQUIRE(bal->size() == 1);
   return {st->text(0, 0), bal->text(0, 0)};

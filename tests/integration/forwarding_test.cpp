@@ -124,8 +124,8 @@ TEST_CASE("three nodes: every ledger call answers the same through any node") {
   }
   // Forwarded requests were served by the owners: each tenant's rows, once.
   for (const auto& t : ts)
-    CHECK(scalar(*c.db, "SELECT count(*) FROM transfers WHERE tenant_id = " + std::to_string(t.created.tenant.id.value)) ==
-          "3");
+    CHECK(scalar(*c.db, "SELECT count(*) FROM transfers WHERE tenant_id = " +
+                            std::to_string(t.created.tenant.id.value)) == "3");
   c.fx.require_verify_ok();
 }
 
@@ -158,7 +158,8 @@ TEST_CASE("the owner killed with a forwarded request pending: node_down at once,
   const auto killed_at = std::chrono::steady_clock::now();
   c.n2->kill9();
   sender.join();
-  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed_at);
+  const auto waited =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed_at);
   MESSAGE("the pending request failed " << waited.count() << " ms after the kill (its timeout: 11 s)");
   REQUIRE_FALSE(pending.ok());
   CHECK_MESSAGE(pending.error().code == errc::node_down, errc_name(pending.error().code));
@@ -187,7 +188,8 @@ TEST_CASE("the owner frozen with a forwarded request pending: node_down once the
   auto pending = entry.create_transfers({make_transfer(2, 1, 2, 20)});
   // n3 is down (silent) and its shards are taken over while it is frozen.
   const bool taken = eventually([&] {
-    return scalar(*c.db, "SELECT count(*) FROM shard_leases WHERE owner_node = 'n3' AND expires_at > clock_timestamp()") ==
+    return scalar(*c.db,
+                  "SELECT count(*) FROM shard_leases WHERE owner_node = 'n3' AND expires_at > clock_timestamp()") ==
            "0";
   });
   REQUIRE(kill(c.n3->pid(), SIGCONT) == 0);

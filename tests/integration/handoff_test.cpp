@@ -30,9 +30,7 @@ using caudal::test::node_process;
 using caudal::test::scalar;
 using ledger::create_transfer_result;
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("a node joins under load: shards handed over, no acknowledged transfer lost or doubled") {
   ledger_fixture fx("handoff_join", fast_lease_args("n1"));

@@ -6,6 +6,8 @@
 
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <kj/async-io.h>
+#include <kj/compat/http.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,8 +15,6 @@
 #include <atomic>
 #include <chrono>
 #include <future>
-#include <kj/async-io.h>
-#include <kj/compat/http.h>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -39,7 +39,8 @@ class served_endpoint {
     REQUIRE_MESSAGE(start_error_.empty(), start_error_);
   }
   ~served_endpoint() {
-    if (stop_) stop_->fulfill();
+    if (stop_)
+      stop_->fulfill();
     loop_.join();
   }
 
@@ -63,7 +64,8 @@ class served_endpoint {
     auto started = http_endpoint::start(io, "127.0.0.1:0",
                                         {[this] { return healthy.load(); },
                                          [this] {
-                                           if (metrics_throw) throw std::runtime_error("no metrics");
+                                           if (metrics_throw)
+                                             throw std::runtime_error("no metrics");
                                            return metrics_.render();
                                          }},
                                         limits);
@@ -114,7 +116,8 @@ class client_socket {
     size_t off = 0;
     while (off < data.size()) {
       ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return false;
+      if (n <= 0)
+        return false;
       off += static_cast<size_t>(n);
     }
     return true;
@@ -123,7 +126,8 @@ class client_socket {
   bool receive_more() {
     char chunk[4096];
     ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-    if (n <= 0) return false;
+    if (n <= 0)
+      return false;
     buffer_.append(chunk, static_cast<size_t>(n));
     return true;
   }
@@ -132,8 +136,10 @@ class client_socket {
     for (;;) {
       char chunk[4096];
       ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-      if (n == 0) return true;
-      if (n < 0) return errno == ECONNRESET;
+      if (n == 0)
+        return true;
+      if (n < 0)
+        return errno == ECONNRESET;
     }
   }
 
@@ -147,16 +153,20 @@ class client_socket {
     reply r;
     size_t end;
     while ((end = buffer_.find("\r\n\r\n")) == std::string::npos) {
-      if (!receive_more()) return r;
+      if (!receive_more())
+        return r;
     }
     r.head = buffer_.substr(0, end + 2);
     buffer_.erase(0, end + 4);
     r.status = std::stoi(r.head.substr(9, 3));
     size_t length = 0;
-    if (auto p = r.head.find("Content-Length: "); p != std::string::npos) length = std::stoul(r.head.substr(p + 16));
-    if (head_request) return r;
+    if (auto p = r.head.find("Content-Length: "); p != std::string::npos)
+      length = std::stoul(r.head.substr(p + 16));
+    if (head_request)
+      return r;
     while (buffer_.size() < length) {
-      if (!receive_more()) return reply{};
+      if (!receive_more())
+        return reply{};
     }
     r.body = buffer_.substr(0, length);
     buffer_.erase(0, length);
@@ -292,7 +302,8 @@ TEST_CASE("connections beyond max_connections are closed at once") {
   CHECK(c.closed_by_server());
   CHECK(ep.refused_connections() == 1);
   a.reset();  // frees a slot
-  for (int i = 0; i < 100 && ep.open_connections() != 1; ++i) std::this_thread::sleep_for(10ms);
+  for (int i = 0; i < 100 && ep.open_connections() != 1; ++i)
+    std::this_thread::sleep_for(10ms);
   CHECK(fetch(ep.port(), "GET", "/healthz").status == 200);
 }
 
@@ -324,7 +335,8 @@ TEST_CASE("idle keep-alive connections and long-lived ones are closed") {
     CHECK(closed);
     CHECK(std::chrono::steady_clock::now() - start >= 1800ms);
   }
-  for (int i = 0; i < 100 && ep.open_connections() != 0; ++i) std::this_thread::sleep_for(10ms);
+  for (int i = 0; i < 100 && ep.open_connections() != 0; ++i)
+    std::this_thread::sleep_for(10ms);
   CHECK(ep.open_connections() == 0);
 }
 
@@ -347,7 +359,7 @@ TEST_CASE("a kj-http client on its own loop reads both endpoints") {
     } else if (p == "/metrics") {
       CHECK(resp.statusCode == 200);
       CHECK(std::string(body.cStr()) == ep.expected_metrics());
-      KJ_IF_MAYBE(type, resp.headers->get(kj::HttpHeaderId::CONTENT_TYPE)) {
+      KJ_IF_MAYBE (type, resp.headers->get(kj::HttpHeaderId::CONTENT_TYPE)) {
         CHECK(std::string(type->cStr()) == "text/plain; version=0.0.4");
       } else {
         FAIL("no Content-Type");

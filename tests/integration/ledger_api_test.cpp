@@ -1,9 +1,8 @@
 // The paths a client takes through the RPC API of a real node on a real PostgreSQL: accounts, transfers,
 // linked chains, two-phase transfers, lookups, history, idempotent retries, rights, and bad input that
 // must be answered with codes while nothing is written.
-#include <doctest/doctest.h>
-
 #include <capnp/rpc-twoparty.h>
+#include <doctest/doctest.h>
 #include <kj/async-io.h>
 
 #include <thread>
@@ -47,9 +46,9 @@ TEST_CASE("a tenant moves money: accounts, transfers, chains, two-phase, lookups
   auto c = fx.session(t);
   CHECK(c.tenant() == t.created.tenant.id);
 
-  auto accounts = c.create_accounts({make_account(1, 1, 10, af::history), make_account(2, 1, 10),
-                                     make_account(3, 1, 10, af::debits_must_not_exceed_credits),
-                                     make_account(4, 2, 10)});
+  auto accounts =
+      c.create_accounts({make_account(1, 1, 10, af::history), make_account(2, 1, 10),
+                         make_account(3, 1, 10, af::debits_must_not_exceed_credits), make_account(4, 2, 10)});
   REQUIRE(accounts.ok());
   CHECK(*accounts == std::vector<create_account_result>(4, create_account_result::ok));
 
@@ -157,8 +156,9 @@ TEST_CASE("retries are idempotent and transient failures are remembered") {
   ledger_fixture fx("idem");
   auto t = fx.create_tenant("idem");
   auto c = fx.session(t);
-  REQUIRE(c.create_accounts({make_account(1), make_account(2), make_account(3, 1, 1, af::debits_must_not_exceed_credits)})
-              .ok());
+  REQUIRE(
+      c.create_accounts({make_account(1), make_account(2), make_account(3, 1, 1, af::debits_must_not_exceed_credits)})
+          .ok());
   auto again = c.create_accounts({make_account(1), make_account(2, 1, 2)});
   REQUIRE(again.ok());
   CHECK(again->at(0) == create_account_result::exists);
@@ -202,12 +202,12 @@ TEST_CASE("bad input gets codes and nothing is written") {
   auto c = fx.session(t);
   REQUIRE(c.create_accounts({make_account(1), make_account(2), make_account(3, 7)}).ok());
 
-  auto r = c.create_transfers({make_transfer(1, 1, 2, 0),        // zero amount
-                               make_transfer(2, 1, 99, 5),       // unknown account
-                               make_transfer(3, 1, 3, 5),        // accounts on different ledgers
-                               make_transfer(4, 1, 2, 5, 7),     // transfer ledger differs from accounts
-                               make_transfer(0, 1, 2, 5),        // zero id
-                               make_transfer(5, 1, 1, 5)});      // same account
+  auto r = c.create_transfers({make_transfer(1, 1, 2, 0),     // zero amount
+                               make_transfer(2, 1, 99, 5),    // unknown account
+                               make_transfer(3, 1, 3, 5),     // accounts on different ledgers
+                               make_transfer(4, 1, 2, 5, 7),  // transfer ledger differs from accounts
+                               make_transfer(0, 1, 2, 5),     // zero id
+                               make_transfer(5, 1, 1, 5)});   // same account
   REQUIRE(r.ok());
   CHECK(r->at(0) == create_transfer_result::amount_must_not_be_zero);
   CHECK(r->at(1) == create_transfer_result::credit_account_not_found);

@@ -21,9 +21,13 @@ using namespace caudal::test;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
-std::string tls_file(const std::string& name) { return test_tls_dir() + "/" + name; }
+std::string tls_file(const std::string& name) {
+  return test_tls_dir() + "/" + name;
+}
 
 // SHA-256 of a certificate's DER, lower-case hex without colons, as the openssl CLI computes it.
 std::string fingerprint(const std::string& pem_file) {
@@ -61,7 +65,8 @@ std::string refused(node_options o, storage::pg_connection& db, const std::strin
 
 // The detail of node_id's refusal in the audit table ("" when there is none); checks its other columns.
 std::string refusal_detail(storage::pg_connection& db, const std::string& node_id) {
-  const std::string where = " FROM audit_events WHERE action = 'cluster.join_refused' AND client_id = '" + node_id + "'";
+  const std::string where =
+      " FROM audit_events WHERE action = 'cluster.join_refused' AND client_id = '" + node_id + "'";
   if (scalar(db, "SELECT count(*)" + where) != "1")
     return "";
   CHECK(scalar(db, "SELECT outcome" + where) == "forbidden");
@@ -180,8 +185,9 @@ TEST_CASE("an insecure node cannot join a TLS cluster, nor a TLS node an insecur
     CHECK_MESSAGE(contains(log, "created insecure"), log);
     CHECK_MESSAGE(contains(refusal_detail(*db, "n2"), "insecure"), refusal_detail(*db, "n2"));
     // The creation's audit row says so too.
-    CHECK(scalar(*db, "SELECT count(*) FROM audit_events WHERE action = 'config.cluster_created' "
-                      "AND detail LIKE '%transport=insecure%'") == "1");
+    CHECK(scalar(*db,
+                 "SELECT count(*) FROM audit_events WHERE action = 'config.cluster_created' "
+                 "AND detail LIKE '%transport=insecure%'") == "1");
   }
 }
 
@@ -197,7 +203,7 @@ TEST_CASE("a node that cannot link to any live peer takes no lease; a peer that 
   std::atomic<bool> beating{true};
   std::thread heart([&] {
     auto c = tdb.connect("ghost-heartbeat");
-    while (beating)  {
+    while (beating) {
       (void)c->exec("UPDATE cluster_members SET last_heartbeat = clock_timestamp() WHERE node_id = 'ghost'");
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }

@@ -17,8 +17,9 @@ using namespace std::chrono_literals;
 TEST_CASE("acknowledged transfers survive a PostgreSQL restart and the node reconnects by itself") {
   const char* restart = std::getenv("CAUDAL_TEST_PG_RESTART");
   if (restart == nullptr || *restart == '\0')
-    FAIL("CAUDAL_TEST_PG_RESTART is not set: scripts/test sets it for the embedded PostgreSQL; with an "
-         "external server, set it to a command that restarts that server");
+    FAIL(
+        "CAUDAL_TEST_PG_RESTART is not set: scripts/test sets it for the embedded PostgreSQL; with an "
+        "external server, set it to a command that restarts that server");
   ledger_fixture fx("pg_restart");
   auto t = fx.create_tenant("restart");
   auto c = fx.session(t);

@@ -41,8 +41,9 @@ TEST_CASE("residency: a German tenant lives on eu's shards, only eu nodes own th
   node_process n2(std::move(o));
 
   // The cluster's shape: eu holds the last 16 of 256 shards, number 1; DE is its country.
-  CHECK(scalar(*db, "SELECT region || ':' || first_shard || '+' || shard_count || '#' || region_no "
-                    "FROM cluster_regions") == "eu:240+16#1");
+  CHECK(scalar(*db,
+               "SELECT region || ':' || first_shard || '+' || shard_count || '#' || region_no "
+               "FROM cluster_regions") == "eu:240+16#1");
   CHECK(scalar(*db, "SELECT country || ':' || region FROM residency_rules") == "DE:eu");
 
   auto de = fx.create_tenant("berlin-gmbh", "DE");
@@ -56,8 +57,9 @@ TEST_CASE("residency: a German tenant lives on eu's shards, only eu nodes own th
 
   // Only n2 (eu) owns eu's shards, all of them.
   CHECK(eventually([&] {
-    return scalar(*db, "SELECT count(*) FROM shard_leases WHERE shard >= 240 AND owner_node = 'n2' "
-                       "AND expires_at > clock_timestamp()") == "16";
+    return scalar(*db,
+                  "SELECT count(*) FROM shard_leases WHERE shard >= 240 AND owner_node = 'n2' "
+                  "AND expires_at > clock_timestamp()") == "16";
   }));
   CHECK(scalar(*db, "SELECT count(*) FROM shard_leases WHERE shard >= 240 AND owner_node = 'n1'") == "0");
 
@@ -67,8 +69,8 @@ TEST_CASE("residency: a German tenant lives on eu's shards, only eu nodes own th
   auto r = until_answered([&] { return via1.create_transfers({make_transfer(1, 1, 2, 100)}); });
   REQUIRE_MESSAGE(r.ok(), errc_name(r.error().code));
   CHECK(r->at(0) == create_transfer_result::ok);
-  CHECK(scalar(*db, "SELECT count(*) FROM transfers WHERE tenant_id = " +
-                        std::to_string(de.created.tenant.id.value)) == "1");
+  CHECK(scalar(*db, "SELECT count(*) FROM transfers WHERE tenant_id = " + std::to_string(de.created.tenant.id.value)) ==
+        "1");
 
   // eu's only node stops: its shards go to no one, and the German tenant's requests say which region.
   n2.stop();

@@ -134,7 +134,8 @@ TEST_CASE("invalid cluster shapes are refused and create nothing") {
   CHECK(scalar(*c, "SELECT count(*) FROM audit_events") == "0");
 }
 
-TEST_CASE("creating the cluster records its trust anchor and audits it, in one transaction; later nodes change nothing") {
+TEST_CASE(
+    "creating the cluster records its trust anchor and audits it, in one transaction; later nodes change nothing") {
   test_database db("cluster_trust");
   auto c = db.connect();
   auto none = storage::read_cluster(*c);
@@ -166,9 +167,9 @@ TEST_CASE("creating the cluster records its trust anchor and audits it, in one t
   CHECK_MESSAGE(e.detail.find("shards=16") != std::string::npos, e.detail);
   CHECK_MESSAGE(e.detail.find("regions=eu:12+4") != std::string::npos, e.detail);
   CHECK_MESSAGE(e.detail.find("residency=DE:eu") != std::string::npos, e.detail);
-  CHECK_MESSAGE(e.detail.find("mutual TLS, CA sha256:" + std::string(64, 'b') + " (CN=Caudal local CA)") !=
-                    std::string::npos,
-                e.detail);
+  CHECK_MESSAGE(
+      e.detail.find("mutual TLS, CA sha256:" + std::string(64, 'b') + " (CN=Caudal local CA)") != std::string::npos,
+      e.detail);
 
   // Another node asking for another CA (or insecure) gets the recorded trust; nothing is written or audited.
   s.trust = tls_trust('c');

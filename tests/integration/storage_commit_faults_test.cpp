@@ -86,18 +86,10 @@ bool wait_for_backend(storage::pg_connection& admin, int pid, const std::string&
   return false;
 }
 
-// commit_group's two ways to write (storage/ledger_store.hpp): every case runs on both.
-struct pipelined {
-  static constexpr auto path = storage::write_path::pipelined;
-};
-struct copied {
-  static constexpr auto path = storage::write_path::copied;
-};
-
 }  // namespace
 
 TEST_CASE_TEMPLATE("a statement failing anywhere in the group rolls back every tenant's work: commit_failed", P,
-                   pipelined, copied) {
+                   pipelined_path, copied_path) {
   test_database db("commit_failed");
   auto c = db.connect("caudal-writer");
   base_ledger l(*c);
@@ -149,8 +141,8 @@ TEST_CASE_TEMPLATE("a statement failing anywhere in the group rolls back every t
   require_consistent(*c);
 }
 
-TEST_CASE_TEMPLATE("the writer's backend terminated before COMMIT: commit_failed, nothing written", P, pipelined,
-                   copied) {
+TEST_CASE_TEMPLATE("the writer's backend terminated before COMMIT: commit_failed, nothing written", P, pipelined_path,
+                   copied_path) {
   test_database db("kill_before_commit");
   auto admin = db.connect("caudal-test-admin");
   auto w = db.connect("caudal-writer-kill");
@@ -185,7 +177,7 @@ TEST_CASE_TEMPLATE("the writer's backend terminated before COMMIT: commit_failed
 }
 
 TEST_CASE_TEMPLATE("the server ended the writer's idle session: database_unavailable, nothing written, safe to retry",
-                   P, pipelined, copied) {
+                   P, pipelined_path, copied_path) {
   test_database db("idle_ended");
   auto admin = db.connect("caudal-test-admin");
   auto w = db.connect("caudal-writer-idle");
@@ -215,7 +207,7 @@ TEST_CASE_TEMPLATE("the server ended the writer's idle session: database_unavail
 }
 
 TEST_CASE_TEMPLATE("the connection lost while COMMIT runs: commit_outcome_unknown; a cancelled COMMIT: commit_failed",
-                   P, pipelined, copied) {
+                   P, pipelined_path, copied_path) {
   test_database db("kill_in_commit");
   auto admin = db.connect("caudal-test-admin");
   auto w = db.connect("caudal-writer-commit");

@@ -98,18 +98,10 @@ bool wait_until_blocked(storage::pg_connection& admin, int pid) {
   return false;
 }
 
-// commit_group's two ways to write (storage/ledger_store.hpp): every case runs on both.
-struct pipelined {
-  static constexpr auto path = storage::write_path::pipelined;
-};
-struct copied {
-  static constexpr auto path = storage::write_path::copied;
-};
-
 }  // namespace
 
 TEST_CASE_TEMPLATE("one group, two shards, one of them taken over: the other commits, the fenced one writes nothing", P,
-                   pipelined, copied) {
+                   pipelined_path, copied_path) {
   test_database db("fence_group");
   auto c = db.connect();
   two_shards l(*c);
@@ -141,7 +133,7 @@ TEST_CASE_TEMPLATE("one group, two shards, one of them taken over: the other com
 }
 
 TEST_CASE_TEMPLATE("expired or released leases fence; a lease renewed by its holder writes again at the same epoch", P,
-                   pipelined, copied) {
+                   pipelined_path, copied_path) {
   test_database db("fence_expiry");
   auto c = db.connect();
   two_shards l(*c);
@@ -189,7 +181,7 @@ TEST_CASE_TEMPLATE("expired or released leases fence; a lease renewed by its hol
 }
 
 TEST_CASE_TEMPLATE("a lease cannot change hands while a commit that checked it is open: the release waits for COMMIT",
-                   P, pipelined, copied) {
+                   P, pipelined_path, copied_path) {
   test_database db("fence_lock");
   auto admin = db.connect("caudal-test-admin");
   auto w = db.connect("caudal-writer-fence");

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "storage/admin_store.hpp"
+#include "storage/cluster_store.hpp"
 #include "storage/ledger_store.hpp"
 #include "tests/support/storage_test_helpers.hpp"
 #include "tests/support/test_database.hpp"
@@ -15,7 +16,8 @@ using namespace caudal;
 using namespace caudal::test;
 namespace ff = caudal::ledger::account_filter_flags;
 
-TEST_CASE("every field round-trips, including u128 max and u64 max bit patterns") {
+TEST_CASE_TEMPLATE("every field round-trips, including u128 max and u64 max bit patterns", P, pipelined_path,
+                   copied_path) {
   test_database db("roundtrip");
   auto c = db.connect();
   const tenant_id t = new_tenant(*c, "roundtrip");
@@ -57,7 +59,7 @@ TEST_CASE("every field round-trips, including u128 max and u64 max bit patterns"
   e.failed_transfers = {{transfer_id(u128{1, 1}), ledger::create_transfer_result::exceeds_debits}};
   e.history = {{a.id, {(uint64_t{1} << 63) - 1, UINT64_MAX, uint64_t{1} << 63, 0, 42}}};
   e.last_timestamp = (uint64_t{1} << 63) - 1;  // timestamps compare in SQL (ordering, GREATEST): below 2^63
-  commit_ok(*c, {{t, &e}});
+  commit_ok(*c, {{t, &e}}, P::path);
 
   auto accounts = storage::load_accounts(*c, t, {a.id, b.id});
   REQUIRE(accounts.ok());
@@ -100,7 +102,7 @@ TEST_CASE("every field round-trips, including u128 max and u64 max bit patterns"
   // Account updates carry the u64 patterns too.
   ledger::effects u;
   u.account_updates = {{b.id, UINT64_MAX, 1, uint64_t{1} << 63, 3, UINT64_MAX}};
-  commit_ok(*c, {{t, &u}});
+  commit_ok(*c, {{t, &u}}, P::path);
   auto b2 = storage::load_accounts(*c, t, {b.id});
   REQUIRE(b2.ok());
   REQUIRE(b2->size() == 1);
@@ -359,7 +361,8 @@ std::vector<std::pair<transfer_id, uint64_t>> expected_expiries(const scenario& 
 
 }  // namespace
 
-TEST_CASE("group commits of two tenants write everything; every read returns its own tenant's rows only") {
+TEST_CASE_TEMPLATE("group commits of two tenants write everything; every read returns its own tenant's rows only", P,
+                   pipelined_path, copied_path) {
   test_database db("ledger");
   auto c = db.connect("caudal-writer");
   // The same account and transfer ids in both tenants, different amounts: a leak would show.
@@ -367,19 +370,20 @@ TEST_CASE("group commits of two tenants write everything; every read returns its
   scenario two(new_tenant(*c, "two"), 2);
   const tenant_id empty = new_tenant(*c, "empty");
 
-  commit_ok(*c, {{one.tenant, &one.accounts()}, {two.tenant, &two.accounts()}});
+  commit_ok(*c, {{one.tenant, &one.accounts()}, {two.tenant, &two.accounts()}}, P::path);
   // Two units of each tenant in one group: pending created and settled in the same transaction, the same
   // accounts updated twice (the newest version wins).
   auto& one2 = one.transfers_unit();
   auto& two2 = two.transfers_unit();
   auto& one3 = one.settle_unit();
   auto& two3 = two.settle_unit();
-  commit_ok(*c, {{one.tenant, &one2}, {two.tenant, &two2}, {one.tenant, &one3}, {two.tenant, &two3}});
+  commit_ok(*c, {{one.tenant, &one2}, {two.tenant, &two2}, {one.tenant, &one3}, {two.tenant, &two3}}, P::path);
   // A transfer only tenant two has.
   two.sim.single(xfer(5000), acct(A), acct(B), 1);
   commit_ok(
       *c,
-      {{one.tenant, &one.history_unit()}, {two.tenant, &two.history_unit()}, {two.tenant, &two.keep(two.sim.take())}});
+      {{one.tenant, &one.history_unit()}, {two.tenant, &two.history_unit()}, {two.tenant, &two.keep(two.sim.take())}},
+      P::path);
 
   CHECK(scalar(*c, "SELECT count(*) FROM transfers") == std::to_string(one.transfers.size() + two.transfers.size()));
   check_reads(*c, one);
@@ -432,7 +436,7 @@ TEST_CASE("group commits of two tenants write everything; every read returns its
   // The clock never goes back: an older last_timestamp leaves it.
   ledger::effects older;
   older.last_timestamp = 5;
-  commit_ok(*c, {{one.tenant, &older}});
+  commit_ok(*c, {{one.tenant, &older}}, P::path);
   CHECK(storage::load_tenant_state(*c, one.tenant, 0)->last_timestamp == one.sim.now());
 
   auto report = storage::verify(*c);
@@ -463,4 +467,43 @@ TEST_CASE("account filters outside the stored range answer nothing; a filter wit
   auto refused = storage::account_transfers(*c, s.tenant, f);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == errc::invalid_request);
+}
+
+// A writer's commits find every row they touch by key, on a database so small that the planner, left
+// alone, hashes the arrays and scans whole tables (storage::writer_session_settings). Read from the
+// server's own counters of sequential scans.
+TEST_CASE_TEMPLATE("a writer connection's group commits scan no table, however small the tables are", P, pipelined_path,
+                   copied_path) {
+  test_database db("writer_plans");
+  auto admin = db.connect("caudal-test-admin");
+  auto opened = storage::pg_connection::open(db.url(), "caudal-writer", storage::writer_session_settings);
+  REQUIRE_MESSAGE(opened.ok(), why(opened));
+  auto& w = *opened.value();
+  storage::cluster_shape shape;
+  shape.shard_count = 4;
+  shape.trust.transport = storage::transport_mode::insecure;
+  REQUIRE(storage::ensure_cluster(*admin, shape, "a").ok());
+  auto member = storage::join(*admin, "a", {"", "rpc-a", "http-a"}, "us");
+  REQUIRE(member.ok());
+  REQUIRE(storage::acquire_leases(*admin, member.value(), {0, 1}, 60000).ok());
+  scenario one(new_tenant(*admin, "one"), 1);
+  scenario two(new_tenant(*admin, "two"), 2);
+  const storage::shard_fence f0{0, 1}, f1{1, 1};
+
+  auto seq_scans = [&] {
+    // This backend's counters reach the shared statistics when it goes idle; force it, then read afresh.
+    scalar(w, "SELECT pg_stat_force_next_flush()::text");
+    scalar(*admin, "SELECT pg_stat_clear_snapshot()::text");
+    return scalar(*admin,
+                  "SELECT string_agg(relname || '=' || seq_scan, ',' ORDER BY relname) FROM pg_stat_user_tables "
+                  "WHERE relname IN ('accounts', 'tenants', 'pending_transfers', 'shard_leases', 'transfers')");
+  };
+  const std::string before = seq_scans();
+  // Every statement a group commit has: new accounts and transfers, pending ones settled, failed ids,
+  // history, balances, tenant clocks and the fence check.
+  commit_ok(w, {{one.tenant, &one.accounts(), f0}, {two.tenant, &two.accounts(), f1}}, P::path);
+  commit_ok(w, {{one.tenant, &one.transfers_unit(), f0}, {two.tenant, &two.transfers_unit(), f1}}, P::path);
+  commit_ok(w, {{one.tenant, &one.settle_unit(), f0}, {two.tenant, &two.settle_unit(), f1}}, P::path);
+  commit_ok(w, {{one.tenant, &one.history_unit(), f0}, {two.tenant, &two.history_unit(), f1}}, P::path);
+  CHECK(seq_scans() == before);
 }

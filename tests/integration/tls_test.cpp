@@ -26,7 +26,9 @@ probe s_client(const node_process& node, const std::string& ca_file, const std::
   return p;
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 }  // namespace
 
@@ -119,8 +121,9 @@ TEST_CASE("a node without TLS files and without --insecure refuses to start") {
                                 &status);
   CHECK(status == 1);
   CHECK_MESSAGE(contains(out, "TLS 1.3 only"), out);
-  out = run_command(std::string(CAUDAL_NODE_BINARY) + " --pg-url postgresql://127.0.0.1:1/none --insecure "
-                                                      "--tls-cert-file x.pem --tls-key-file x.key 2>&1",
+  out = run_command(std::string(CAUDAL_NODE_BINARY) +
+                        " --pg-url postgresql://127.0.0.1:1/none --insecure "
+                        "--tls-cert-file x.pem --tls-key-file x.key 2>&1",
                     &status);
   CHECK(status != 0);
   CHECK_MESSAGE(contains(out, "choose TLS or plain TCP"), out);

@@ -4,8 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
-#include <mutex>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include "tests/support/ledger_fixture.hpp"
@@ -36,8 +36,10 @@ TEST_CASE("killing the writer's connection mid-commit loses nothing acknowledged
   std::atomic<int> kills{0};
   std::thread killer([&] {
     auto conn = fx.db.connect("caudal-test-killer");
-    std::string sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
-                      "'caudal-writer' AND datname = '" + fx.db.name() + "'";
+    std::string sql =
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+        "'caudal-writer' AND datname = '" +
+        fx.db.name() + "'";
     while (!stop) {
       std::this_thread::sleep_for(600ms);
       auto r = conn->query(sql, {});
@@ -105,8 +107,10 @@ TEST_CASE("killing the writer's connection mid-commit loses nothing acknowledged
   }
   // Balance constraints held in what PostgreSQL holds.
   auto conn = fx.db.connect();
-  auto over = conn->query("SELECT count(*) FROM accounts WHERE flags & 2 <> 0 AND "
-                          "debits_posted + debits_pending > credits_posted", {});
+  auto over = conn->query(
+      "SELECT count(*) FROM accounts WHERE flags & 2 <> 0 AND "
+      "debits_posted + debits_pending > credits_posted",
+      {});
   REQUIRE(over.ok());
   CHECK(std::string(over->text(0, 0)) == "0");
   fx.require_verify_ok();

@@ -62,6 +62,15 @@ inline tenant_id new_tenant(storage::pg_connection& c, const std::string& name) 
   return t->id;
 }
 
+// commit_group's two ways to write (storage/ledger_store.hpp), as types for TEST_CASE_TEMPLATE: a storage
+// test of what a commit writes runs on both.
+struct pipelined_path {
+  static constexpr auto path = storage::write_path::pipelined;
+};
+struct copied_path {
+  static constexpr auto path = storage::write_path::copied;
+};
+
 inline void commit_ok(storage::pg_connection& c, const std::vector<storage::tenant_commit>& group,
                       storage::write_path path = storage::write_path::by_size) {
   auto r = storage::commit_group(c, group, 0, path);

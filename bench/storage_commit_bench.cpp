@@ -112,7 +112,10 @@ TEST_CASE("bench: commit_group of new transfers" * doctest::skip()) {
                     : path_text == "copied"  ? storage::write_path::copied
                                              : storage::write_path::by_size;
   test_database db("bench");
-  auto c = db.connect("caudal-bench-writer");
+  // Connected as the node's batch writer connects (its session settings: index look-ups only).
+  auto opened = storage::pg_connection::open(db.url(), "caudal-bench-writer", storage::writer_session_settings);
+  REQUIRE_MESSAGE(opened.ok(), opened.error().detail);
+  auto c = std::move(opened.value());
   if (fillfactor != 0)
     sql_ok(*c, "ALTER TABLE accounts SET (fillfactor = " + std::to_string(fillfactor) + ")");
   std::mt19937_64 rng(1);

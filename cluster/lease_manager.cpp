@@ -28,7 +28,8 @@ std::string shard_list(const std::vector<storage::held_lease>& leases) {
 
 result<std::vector<storage::held_lease>> lease_round(storage::pg_connection& c, const placement& p, membership& m,
                                                      const lease_timing& timing, spdlog::logger& log,
-                                                     std::vector<uint32_t>* to_hand_off) {
+                                                     std::vector<uint32_t>* to_hand_off,
+                                                     std::vector<storage::member>* members_seen) {
   std::vector<storage::held_lease> held;
   auto renewed = storage::heartbeat(c, m.me, timing.lease_ms);
   if (renewed.ok()) {
@@ -84,6 +85,8 @@ result<std::vector<storage::held_lease>> lease_round(storage::pg_connection& c, 
     std::sort(held.begin(), held.end(),
               [](const storage::held_lease& a, const storage::held_lease& b) { return a.shard < b.shard; });
   }
+  if (members_seen != nullptr)
+    *members_seen = std::move(members.value());
   return held;
 }
 
@@ -151,13 +154,14 @@ class manager {
     bool renewed = false;
     if (connected()) {
       std::vector<uint32_t> to_hand_off;
-      auto r = lease_round(*conn_, *cfg_.shards, me_, cfg_.timing, *cfg_.log, &to_hand_off);
+      std::vector<storage::member> members;
+      auto r = lease_round(*conn_, *cfg_.shards, me_, cfg_.timing, *cfg_.log, &to_hand_off, &members);
       if (r.ok()) {
         held_ = std::move(r.value());
         renewed_at_ = started;
         renewed = true;
         hand_off(to_hand_off);
-        publish_routes();
+        publish_routes(members);
       } else {
         cfg_.log->error("cluster: lease round failed ({}): {}", errc_name(r.error().code), r.error().detail);
       }
@@ -211,19 +215,21 @@ class manager {
     published_ = held_;
   }
 
-  // Who owns which shard, for the router; sent only when it changed.
-  void publish_routes() {
+  // Who owns which shard, for the router; sent only when it changed. The members are the round's; the
+  // leases are read after the hand-off, which may have released some.
+  void publish_routes(const std::vector<storage::member>& members) {
     if (!cfg_.router)
       return;
-    auto routes = read_route_table(*conn_, cfg_.shards->shard_count());
-    if (!routes.ok()) {
-      cfg_.log->warn("cluster: reading the routes failed: {}", routes.error().detail);
+    auto leases = storage::list_leases(*conn_);
+    if (!leases.ok()) {
+      cfg_.log->warn("cluster: reading the routes failed: {}", leases.error().detail);
       return;
     }
-    if (routes.value() == routes_)
+    auto routes = make_route_table(members, leases.value(), cfg_.shards->shard_count());
+    if (routes == routes_)
       return;
-    routes_ = routes.value();
-    self_->send(cfg_.router, routes_atom::value, std::move(routes.value()));
+    routes_ = routes;
+    self_->send(cfg_.router, routes_atom::value, std::move(routes));
   }
 
   // A clean stop: the leases are released at once (no waiting for their expiry) and the node leaves.
@@ -249,7 +255,7 @@ class manager {
   std::vector<storage::held_lease> published_;  // what the registry was told last
   std::chrono::steady_clock::time_point renewed_at_;
   std::unique_ptr<storage::pg_connection> conn_;
-  route_table routes_;          // what the router was told last
+  route_table routes_;        // what the router was told last
   bool handing_off_ = false;  // the registry was last given a non-empty hand-off list
 };
 

@@ -13,9 +13,9 @@
 // (shard_moving) and stops them once their requests in progress are answered; then the lease is released
 // and the new owner takes it on its next round (next epoch). Every round it also tells the router who owns
 // which shard (cluster/forwarding.hpp), so requests reach the new owner from any node.
-#include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <caf/all.hpp>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,9 +55,11 @@ result<cluster_start> join_cluster(storage::pg_connection& c, const placement& p
 // incarnation was declared down), silent members declared down, then acquisition of this node's
 // rendezvous shards. Returns the leases held afterwards (ascending by shard); `to_hand_off` (when given)
 // receives the held shards rendezvous hashing now gives to another live node (ascending).
+// `members_seen`, when given, receives the members as the round read them (the route table reuses them).
 result<std::vector<storage::held_lease>> lease_round(storage::pg_connection& c, const placement& p, membership& m,
                                                      const lease_timing& timing, spdlog::logger& log,
-                                                     std::vector<uint32_t>* to_hand_off = nullptr);
+                                                     std::vector<uint32_t>* to_hand_off = nullptr,
+                                                     std::vector<storage::member>* members_seen = nullptr);
 
 struct lease_manager_config {
   std::string pg_url;

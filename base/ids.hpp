@@ -18,12 +18,18 @@ struct named {
 };
 
 using tenant_id = named<uint64_t, struct tenant_id_tag>;
+// A tenant id keeps its residency region's number (0: none) in bits 48..62: every node places the tenant
+// from its id alone (cluster/placement.hpp), and the id gets it when the tenant is created
+// (storage/admin_store.cpp).
+constexpr int tenant_region_shift = 48;
 using account_id = named<u128, struct account_id_tag>;
 using transfer_id = named<u128, struct transfer_id_tag>;
 
 struct id_hash {
   template <class Tag>
-  size_t operator()(const named<u128, Tag>& id) const noexcept { return u128_hash{}(id.value); }
+  size_t operator()(const named<u128, Tag>& id) const noexcept {
+    return u128_hash{}(id.value);
+  }
   template <class Tag>
   size_t operator()(const named<uint64_t, Tag>& id) const noexcept {
     return u128_hash{}(u128::from_u64(id.value));

@@ -29,8 +29,8 @@ struct region_range {
   uint32_t number = 0;  // 1..32767 as stored with the cluster; 0: its position in the list given, from 1
 };
 
-// Where a tenant id keeps its residency region's number.
-constexpr int region_number_shift = 48;
+// Where a tenant id keeps its residency region's number (base/ids.hpp).
+constexpr int region_number_shift = tenant_region_shift;
 constexpr uint32_t max_region_number = 32767;
 inline uint32_t region_number_of(tenant_id t) {
   return static_cast<uint32_t>(t.value >> region_number_shift) & max_region_number;

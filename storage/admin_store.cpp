@@ -46,14 +46,16 @@ result<tenant_info> create_tenant(pg_connection& c, const std::string& name, con
       return result<tenant_info>(errc::invalid_request, "client id taken");
     return f;
   };
-  // A country with a residency rule puts its region's number in bits 48..62 of the id: that is how every
-  // node places the tenant in its region's shards (cluster/placement.hpp, schemas/sql/0005_residency.sql).
-  auto inserted = c.query(std::string("INSERT INTO tenants (tenant_id, name, country) "
-                                      "VALUES (nextval('tenant_ids') | (COALESCE((SELECT g.region_no "
-                                      "FROM residency_rules r JOIN cluster_regions g USING (region) "
-                                      "WHERE r.country = $2), 0)::bigint << 48), $1, $2) RETURNING ") +
-                              tenant_columns,
-                          {name.c_str(), country.c_str()});
+  // A country with a residency rule puts its region's number in bits 48..62 of the id (tenant_region_shift):
+  // that is how every node places the tenant in its region's shards (cluster/placement.hpp,
+  // schemas/sql/0005_residency.sql).
+  static const std::string insert_sql =
+      "INSERT INTO tenants (tenant_id, name, country) "
+      "VALUES (nextval('tenant_ids') | (COALESCE((SELECT g.region_no "
+      "FROM residency_rules r JOIN cluster_regions g USING (region) "
+      "WHERE r.country = $2), 0)::bigint << " +
+      std::to_string(tenant_region_shift) + "), $1, $2) RETURNING " + tenant_columns;
+  auto inserted = c.query(insert_sql, {name.c_str(), country.c_str()});
   if (!inserted.ok())
     return fail(inserted.error());
   auto tenant = read_tenant(inserted.value(), 0);

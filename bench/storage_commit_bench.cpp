@@ -108,6 +108,8 @@ TEST_CASE("bench: commit_group of new transfers" * doctest::skip()) {
   const size_t fillfactor = env_size("CAUDAL_BENCH_FILLFACTOR", 0);
   const char* path_name = std::getenv("CAUDAL_BENCH_PATH");
   const std::string path_text = path_name != nullptr ? path_name : "by_size";
+  REQUIRE_MESSAGE((path_text == "by_size" || path_text == "pipelined" || path_text == "copied"),
+                  "CAUDAL_BENCH_PATH: by_size, pipelined or copied");
   const auto path = path_text == "pipelined" ? storage::write_path::pipelined
                     : path_text == "copied"  ? storage::write_path::copied
                                              : storage::write_path::by_size;

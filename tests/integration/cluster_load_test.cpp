@@ -74,6 +74,8 @@ std::string rendezvous_owner(const tenant_handle& t, const std::vector<std::stri
 
 // n1 (the fixture's node) and the nodes added to it, all with fast leases, on one database; the tenants
 // the load writes to, each with accounts 1..accounts_per_tenant.
+const std::vector<std::string> three = {"n1", "n2", "n3"};
+
 struct cluster_under_load {
   ledger_fixture fx;
   std::unique_ptr<storage::pg_connection> db;
@@ -165,6 +167,20 @@ struct cluster_under_load {
       for (auto code : *r)
         REQUIRE(code == ledger::create_account_result::ok);
     }
+  }
+
+  // Every scenario's start: n1..n3 up with their shares, and tenants of which at least two are on `node`
+  // when rendezvous hashing runs over `live` (the node the scenario joins, drains or kills).
+  void three_nodes_with_tenants_on(const std::string& node, const std::vector<std::string>& live) {
+    add_node("n2");
+    add_node("n3");
+    REQUIRE(eventually_settled(three));
+    create_tenants([&](const std::vector<tenant_handle>& ts) {
+      size_t on_node = 0;
+      for (const auto& t : ts)
+        on_node += rendezvous_owner(t, live) == node ? 1 : 0;
+      return on_node >= 2;
+    });
   }
 
   client::connection operator_at(const std::string& id) {
@@ -264,24 +280,14 @@ size_t moved_on(storage::pg_connection& db, const std::map<uint32_t, uint64_t>& 
   return n;
 }
 
-const std::vector<std::string> three = {"n1", "n2", "n3"};
-
 }  // namespace
 
 TEST_CASE("a fourth node joins under load: it gets its rendezvous share, no acknowledged transfer lost or doubled") {
   const auto started = steady::now();
   cluster_under_load c("load_join");
-  c.add_node("n2");
-  c.add_node("n3");
-  REQUIRE(c.eventually_settled(three));
   const std::vector<std::string> four = {"n1", "n2", "n3", "n4"};
   // Some tenants move to n4 when it joins (placement is deterministic: checked, not hoped for).
-  c.create_tenants([&](const std::vector<tenant_handle>& ts) {
-    size_t to_n4 = 0;
-    for (const auto& t : ts)
-      to_n4 += rendezvous_owner(t, four) == "n4" ? 1 : 0;
-    return to_n4 >= 2;
-  });
+  c.three_nodes_with_tenants_on("n4", four);
 
   ack_log_load load(load_of(c, 101), c.rpc_addresses(three));
   load.start();
@@ -315,15 +321,7 @@ TEST_CASE("a fourth node joins under load: it gets its rendezvous share, no ackn
 TEST_CASE("a node drained under load: it ends with no shard, no acknowledged transfer lost or doubled") {
   const auto started = steady::now();
   cluster_under_load c("load_drain");
-  c.add_node("n2");
-  c.add_node("n3");
-  REQUIRE(c.eventually_settled(three));
-  c.create_tenants([&](const std::vector<tenant_handle>& ts) {
-    size_t on_n2 = 0;
-    for (const auto& t : ts)
-      on_n2 += rendezvous_owner(t, three) == "n2" ? 1 : 0;
-    return on_n2 >= 2;
-  });
+  c.three_nodes_with_tenants_on("n2", three);
   const auto before = leases_of(*c.db, "n2");
   REQUIRE(!before.empty());
 
@@ -363,15 +361,7 @@ TEST_CASE("a node drained under load: it ends with no shard, no acknowledged tra
 TEST_CASE("a shard owner killed under load: its shards taken over, the ack log matches the database") {
   const auto started = steady::now();
   cluster_under_load c("load_kill");
-  c.add_node("n2");
-  c.add_node("n3");
-  REQUIRE(c.eventually_settled(three));
-  c.create_tenants([&](const std::vector<tenant_handle>& ts) {
-    size_t on_n2 = 0;
-    for (const auto& t : ts)
-      on_n2 += rendezvous_owner(t, three) == "n2" ? 1 : 0;
-    return on_n2 >= 2;
-  });
+  c.three_nodes_with_tenants_on("n2", three);
   const auto before = leases_of(*c.db, "n2");
   REQUIRE(!before.empty());
 
